@@ -1,0 +1,220 @@
+"""The version lifecycle of a code of conduct: one place for its rules.
+
+draft → published → superseded. A draft is edited freely by the code's owner; publishing
+freezes it for ever and fingerprints it. "In force" and "superseded" are derived from the
+published versions' effective dates, so publishing never rewrites an earlier version.
+"""
+
+import datetime
+import hashlib
+import json
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from codes.models import Code, CodeVersion
+from schools import permissions
+
+# The fields that make up what a parent reads and signs. Changing any of them changes the
+# fingerprint; nothing else (who published it, when the row was created) does.
+CONTENT_FIELDS = (
+    "title",
+    "body",
+    "declaration_statement",
+    "covering_letter",
+    "author_name",
+    "author_job_title",
+    "document_version",
+    "approved_by",
+    "approved_on",
+    "links_to",
+    "revision_note",
+    "effective_from",
+    "review_due",
+    "requires_signing",
+)
+EDITABLE_FIELDS = CONTENT_FIELDS[:11]
+
+DEFAULT_DECLARATION = (
+    "I {carer}, parent/carer of {children}, declare that I have received, read and understand "
+    "the terms and conditions of this code of conduct.\n\n"
+    "I understand my obligations under this code of conduct and agree to comply fully with them "
+    "whilst my child is a pupil at {school}."
+)
+
+
+def add_one_year(day: datetime.date) -> datetime.date:
+    try:
+        return day.replace(year=day.year + 1)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + 1, day=28)
+
+
+def version_fingerprint(version: CodeVersion) -> str:
+    """SHA-256 of the version's content (number, text, dates), as canonical JSON."""
+    content = {"number": version.number}
+    for field in CONTENT_FIELDS:
+        value = getattr(version, field)
+        content[field] = value.isoformat() if isinstance(value, datetime.date) else value
+    canonical = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def code_for_school(school) -> Code | None:
+    """The code a school uses: its own if it has one, otherwise its association's."""
+    own = Code.objects.filter(owner=school).first()
+    if own is not None or school.association_id is None:
+        return own
+    return Code.objects.filter(owner_id=school.association_id).first()
+
+
+def published_versions(code: Code):
+    return code.versions.filter(status=CodeVersion.Status.PUBLISHED).order_by("-effective_from", "-number")
+
+
+def version_in_force(code: Code, on: datetime.date | None = None) -> CodeVersion | None:
+    """The latest published version whose effective date has come (rule 1 of the product)."""
+    on = on or timezone.localdate()
+    return published_versions(code).filter(effective_from__lte=on).first()
+
+
+def version_state(version: CodeVersion, in_force: CodeVersion | None, on: datetime.date | None = None) -> str:
+    """'draft', 'scheduled', 'in force' or 'superseded', for showing to people."""
+    on = on or timezone.localdate()
+    if version.is_draft:
+        return "draft"
+    if version.effective_from > on:
+        return "scheduled"
+    if in_force is not None and in_force.pk == version.pk:
+        return "in force"
+    return "superseded"
+
+
+def current_draft(code: Code) -> CodeVersion | None:
+    return code.versions.filter(status=CodeVersion.Status.DRAFT).first()
+
+
+def _next_number(code: Code) -> int:
+    return (code.versions.aggregate(n=Max("number"))["n"] or 0) + 1
+
+
+def _check_may_manage(user, code: Code):
+    if user is not None and not permissions.can_manage_code(user, code):
+        raise PermissionDenied("You can only change your own organisation's code.")
+
+
+@transaction.atomic
+def version_create_first(*, code: Code, user=None, **content) -> CodeVersion:
+    """Create the first draft of a code that has no versions yet (used when setting a code up)."""
+    _check_may_manage(user, code)
+    Code.objects.select_for_update().get(pk=code.pk)
+    if code.versions.exists():
+        raise ValidationError("This code already has versions; start a new draft from the one in force.")
+    unknown = set(content) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise TypeError(f"Not version content: {', '.join(sorted(unknown))}")
+    content.setdefault("declaration_statement", DEFAULT_DECLARATION)
+    content.setdefault("title", code.title)
+    return CodeVersion.objects.create(code=code, number=1, created_by=user, **content)
+
+
+@transaction.atomic
+def draft_start(*, code: Code, user) -> CodeVersion:
+    """Start the next draft as a copy of the version in force (or the latest published one).
+
+    Guarantees one draft per code: if a draft already exists it is returned unchanged.
+    """
+    _check_may_manage(user, code)
+    Code.objects.select_for_update().get(pk=code.pk)
+    existing = current_draft(code)
+    if existing is not None:
+        return existing
+    source = version_in_force(code) or published_versions(code).first()
+    if source is None:
+        raise ValidationError("This code has no published version to start from.")
+    content = {field: getattr(source, field) for field in EDITABLE_FIELDS}
+    content["revision_note"] = ""
+    return CodeVersion.objects.create(
+        code=code, number=_next_number(code), based_on=source, created_by=user, **content
+    )
+
+
+@transaction.atomic
+def draft_update(*, version: CodeVersion, user, **content) -> CodeVersion:
+    """Change a draft's content. Published versions are refused."""
+    _check_may_manage(user, version.code)
+    version = CodeVersion.objects.select_for_update().get(pk=version.pk)
+    if not version.is_draft:
+        raise ValidationError("A published version can never change; start a new draft instead.")
+    unknown = set(content) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise TypeError(f"Not version content: {', '.join(sorted(unknown))}")
+    for field, value in content.items():
+        setattr(version, field, value)
+    version.full_clean(exclude=["code", "based_on", "created_by", "published_by"])
+    version.save()
+    return version
+
+
+@transaction.atomic
+def draft_discard(*, version: CodeVersion, user) -> None:
+    _check_may_manage(user, version.code)
+    version = CodeVersion.objects.select_for_update().get(pk=version.pk)
+    if not version.is_draft:
+        raise ValidationError("Only a draft can be discarded.")
+    version.delete()
+
+
+@transaction.atomic
+def version_publish(
+    *,
+    version: CodeVersion,
+    user,
+    effective_from: datetime.date,
+    review_due: datetime.date | None = None,
+    requires_signing: bool = True,
+) -> CodeVersion:
+    """Publish a draft: freeze its text, fingerprint it, and schedule it to come into force.
+
+    Guarantees: the version can never change again (model and database both refuse);
+    its effective date is not earlier than any version already published for the code, so
+    "in force" is never ambiguous; the review date defaults to a year after the effective date.
+    The first version of a code always requires signing.
+    """
+    _check_may_manage(user, version.code)
+    Code.objects.select_for_update().get(pk=version.code_id)
+    version = CodeVersion.objects.select_for_update().get(pk=version.pk)
+    if not version.is_draft:
+        raise ValidationError("This version is already published.")
+    review_due = review_due or add_one_year(effective_from)
+    errors = {}
+    latest = published_versions(version.code).first()
+    if latest is not None and effective_from < latest.effective_from:
+        errors["effective_from"] = (
+            f"The effective date cannot be before {latest.effective_from:%-d %B %Y}, "
+            f"when version {latest.number} came into force."
+        )
+    if review_due <= effective_from:
+        errors["review_due"] = "The review date must be after the effective date."
+    if not version.body.strip():
+        errors["body"] = "The code has no text."
+    if not version.declaration_statement.strip():
+        errors["declaration_statement"] = "Parents need a declaration statement to sign."
+    if errors:
+        raise ValidationError(errors)
+    version.effective_from = effective_from
+    version.review_due = review_due
+    version.requires_signing = requires_signing or latest is None
+    version.status = CodeVersion.Status.PUBLISHED
+    version.published_at = timezone.now()
+    version.published_by = user
+    version.fingerprint = version_fingerprint(version)
+    version.save()
+    return version
+
+
+def fingerprint_is_intact(version: CodeVersion) -> bool:
+    """Whether the stored text still matches the fingerprint taken when it was published."""
+    return version.is_published and version.fingerprint == version_fingerprint(version)

@@ -1,0 +1,1 @@
+# Declarations arrive with the signing capability (issue 4).

@@ -1,0 +1,8 @@
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("staff/", include("codes.staff_urls")),
+    path("admin/", admin.site.urls),
+    path("", include("codes.urls")),
+]

@@ -1,0 +1,55 @@
+"""Who may see and do what: the one place for the portal's access rules.
+
+Staff act for organisations through StaffRole rows. A headteacher or office staff member acts
+for one school; an association admin acts for an association and can see its member schools.
+Views ask these functions; they never decide access themselves.
+"""
+
+from django.db.models import Q
+
+from schools.models import Organisation, StaffRole
+
+Role = StaffRole.Role
+
+
+def _roles(user):
+    if not user.is_authenticated:
+        return StaffRole.objects.none()
+    return StaffRole.objects.filter(user=user)
+
+
+def is_staff_member(user) -> bool:
+    return _roles(user).exists()
+
+
+def managed_organisations(user):
+    """Organisations whose own code this user may draft and publish."""
+    return Organisation.objects.filter(
+        Q(staff_roles__user=user, staff_roles__role=Role.HEADTEACHER, kind=Organisation.Kind.SCHOOL)
+        | Q(staff_roles__user=user, staff_roles__role=Role.ASSOCIATION_ADMIN, kind=Organisation.Kind.ASSOCIATION)
+    ).distinct() if user.is_authenticated else Organisation.objects.none()
+
+
+def visible_schools(user):
+    """Schools whose staff pages this user may see: their own, or an association's members."""
+    if not user.is_authenticated:
+        return Organisation.objects.none()
+    return Organisation.objects.filter(
+        Q(kind=Organisation.Kind.SCHOOL)
+        & (
+            Q(staff_roles__user=user, staff_roles__role__in=[Role.HEADTEACHER, Role.OFFICE])
+            | Q(association__staff_roles__user=user, association__staff_roles__role=Role.ASSOCIATION_ADMIN)
+        )
+    ).distinct()
+
+
+def can_manage_code(user, code) -> bool:
+    """Headteachers manage their school's own code; association admins their association's."""
+    return managed_organisations(user).filter(pk=code.owner_id).exists()
+
+
+def can_view_code_admin(user, code) -> bool:
+    """Staff pages of a code: its managers, and staff of schools that use it (read-only)."""
+    if can_manage_code(user, code):
+        return True
+    return visible_schools(user).filter(Q(pk=code.owner_id) | Q(association_id=code.owner_id)).exists()
