@@ -218,3 +218,16 @@ def version_publish(
 def fingerprint_is_intact(version: CodeVersion) -> bool:
     """Whether the stored text still matches the fingerprint taken when it was published."""
     return version.is_published and version.fingerprint == version_fingerprint(version)
+
+
+def declaration_text(version: CodeVersion, *, school_name: str, carer: str = "", children: str = "") -> str:
+    """The declaration statement with its placeholders filled in.
+
+    Left blank, the carer and children show as bracketed prompts, as on a paper form.
+    Plain replacement, not str.format: a brace in the school's own text must not break it.
+    """
+    return (
+        version.declaration_statement.replace("{carer}", carer or "[your full name]")
+        .replace("{children}", children or "[your child's name]")
+        .replace("{school}", school_name)
+    )

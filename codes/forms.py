@@ -1,0 +1,87 @@
+import datetime
+
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Fieldset, Layout, Submit
+from django import forms
+from django.utils import timezone
+
+from codes.models import CodeVersion
+from codes.services import EDITABLE_FIELDS, add_one_year
+
+
+class DraftForm(forms.ModelForm):
+    """Everything a headteacher can change in a draft."""
+
+    class Meta:
+        model = CodeVersion
+        fields = list(EDITABLE_FIELDS)
+        widgets = {
+            "body": forms.Textarea(attrs={"rows": 24}),
+            "declaration_statement": forms.Textarea(attrs={"rows": 8}),
+            "covering_letter": forms.Textarea(attrs={"rows": 12}),
+            "revision_note": forms.Textarea(attrs={"rows": 3}),
+            "approved_on": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        }
+        help_texts = {
+            "revision_note": "A short, plain-English summary of what changed, shown to parents.",
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["body"].label = "The code"
+        self.fields["document_version"].label = "Version number (as you write it)"
+        self.helper = FormHelper()
+        self.helper.layout = Layout(
+            Fieldset("Text", "title", "body", "declaration_statement", "covering_letter"),
+            Fieldset(
+                "Document control",
+                "author_name",
+                "author_job_title",
+                "document_version",
+                "approved_by",
+                "approved_on",
+                "links_to",
+                "revision_note",
+            ),
+        )
+        self.helper.add_input(Submit("save", "Save draft"))
+
+
+class PublishForm(forms.Form):
+    effective_from = forms.DateField(
+        label="Effective from",
+        help_text="The date this version comes into force. It can be in the future.",
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+    review_due = forms.DateField(
+        label="Review due",
+        help_text="Usually a year after the effective date.",
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+    requires_signing = forms.TypedChoiceField(
+        label="Must parents and carers sign again?",
+        choices=[
+            ("yes", "Yes — this is a real change to what parents agree to"),
+            ("no", "No — this only corrects typing or layout; existing declarations stay current"),
+        ],
+        coerce=lambda value: value == "yes",
+        widget=forms.RadioSelect,
+        error_messages={"required": "Say whether parents must sign again."},
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        today = timezone.localdate()
+        self.fields["effective_from"].initial = today
+        self.fields["review_due"].initial = add_one_year(today)
+        self.helper = FormHelper()
+        self.helper.add_input(Submit("publish", "Publish this version"))
+
+    def clean(self):
+        cleaned = super().clean()
+        effective, review = cleaned.get("effective_from"), cleaned.get("review_due")
+        if effective and review and review <= effective:
+            self.add_error("review_due", "The review date must be after the effective date.")
+        if effective and effective < timezone.localdate() - datetime.timedelta(days=366):
+            self.add_error("effective_from", "The effective date cannot be more than a year ago.")
+        return cleaned

@@ -1,0 +1,177 @@
+"""Staff pages for codes: the dashboard, drafting, previewing, comparing and publishing.
+
+Each view checks access through schools.permissions, parses input, calls one service and
+redirects. Another organisation's code is a 404, never a hint that it exists.
+"""
+
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from codes import selectors, services
+from codes.compare import compare_versions
+from codes.forms import DraftForm, PublishForm
+from codes.models import Code, CodeVersion
+from codes.views import version_context
+from schools import permissions
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "staff/login.html"
+    redirect_authenticated_user = True
+
+
+def _code_for(user, code_id, *, manage=False) -> Code:
+    code = get_object_or_404(Code.objects.select_related("owner"), pk=code_id)
+    allowed = permissions.can_manage_code(user, code) if manage else permissions.can_view_code_admin(user, code)
+    if not allowed:
+        raise Http404("No such code.")
+    return code
+
+
+def _version_for(user, version_id, *, manage=False) -> CodeVersion:
+    version = get_object_or_404(CodeVersion.objects.select_related("code__owner"), pk=version_id)
+    _code_for(user, version.code_id, manage=manage)
+    return version
+
+
+@login_required
+def dashboard(request):
+    managed = permissions.managed_organisations(request.user)
+    schools = permissions.visible_schools(request.user).select_related("association")
+    codes = Code.objects.filter(owner__in=managed).select_related("owner")
+    return render(
+        request,
+        "staff/dashboard.html",
+        {
+            "overviews": [selectors.code_overview(code) for code in codes],
+            "schools": schools,
+            "roles": request.user.staff_roles.select_related("organisation"),
+        },
+    )
+
+
+@login_required
+def code_detail(request, code_id):
+    code = _code_for(request.user, code_id)
+    history = selectors.version_history(code, include_drafts=True)
+    return render(
+        request,
+        "staff/code_detail.html",
+        {
+            "code": code,
+            "overview": selectors.code_overview(code),
+            "history": history,
+            "can_manage": permissions.can_manage_code(request.user, code),
+            "numbers": [v.number for v, _ in history],
+        },
+    )
+
+
+@login_required
+@require_POST
+def draft_start(request, code_id):
+    code = _code_for(request.user, code_id, manage=True)
+    try:
+        draft = services.draft_start(code=code, user=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect("staff:code", code_id=code.pk)
+    messages.success(request, f"Version {draft.number} is a draft. Nothing changes for parents until you publish it.")
+    return redirect("staff:edit", version_id=draft.pk)
+
+
+@login_required
+def draft_edit(request, version_id):
+    version = _version_for(request.user, version_id, manage=True)
+    if not version.is_draft:
+        messages.error(request, "A published version can never change. Start a new draft instead.")
+        return redirect("staff:code", code_id=version.code_id)
+    form = DraftForm(request.POST or None, instance=version)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.draft_update(
+                version=version, user=request.user, **{f: form.cleaned_data[f] for f in DraftForm.Meta.fields}
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, "Draft saved.")
+            return redirect("staff:preview", version_id=version.pk)
+    return render(request, "staff/draft_edit.html", {"form": form, "version": version, "code": version.code})
+
+
+@login_required
+def version_preview(request, version_id):
+    version = _version_for(request.user, version_id)
+    if version.is_draft and not permissions.can_manage_code(request.user, version.code):
+        raise Http404("No such version.")
+    context = version_context(version, version.code.owner)
+    context.update({"code": version.code, "can_manage": permissions.can_manage_code(request.user, version.code)})
+    return render(request, "staff/version_preview.html", context)
+
+
+@login_required
+def version_publish(request, version_id):
+    version = _version_for(request.user, version_id, manage=True)
+    if not version.is_draft:
+        messages.info(request, f"Version {version.number} is already published.")
+        return redirect("staff:code", code_id=version.code_id)
+    form = PublishForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.version_publish(version=version, user=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            for field, errors in error.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            messages.success(
+                request,
+                f"Version {version.number} is published. It comes into force on "
+                f"{form.cleaned_data['effective_from']:%-d %B %Y}.",
+            )
+            return redirect("staff:code", code_id=version.code_id)
+    return render(request, "staff/version_publish.html", {"form": form, "version": version, "code": version.code})
+
+
+@login_required
+@require_POST
+def draft_discard(request, version_id):
+    version = _version_for(request.user, version_id, manage=True)
+    try:
+        services.draft_discard(version=version, user=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, f"The draft of version {version.number} was discarded.")
+    return redirect("staff:code", code_id=version.code_id)
+
+
+@login_required
+def compare(request, code_id):
+    code = _code_for(request.user, code_id)
+    visible = code.versions.all() if permissions.can_manage_code(request.user, code) else services.published_versions(code)
+    numbers = sorted(visible.values_list("number", flat=True))
+    if len(numbers) < 2:
+        messages.info(request, "There is only one version, so there is nothing to compare yet.")
+        return redirect("staff:code", code_id=code.pk)
+
+    def pick(name, default):
+        try:
+            value = int(request.GET.get(name, default))
+        except ValueError:
+            value = default
+        return value if value in numbers else default
+
+    old_number = pick("from", numbers[-2])
+    new_number = pick("to", numbers[-1])
+    old, new = visible.get(number=old_number), visible.get(number=new_number)
+    return render(
+        request,
+        "staff/compare.html",
+        {"code": code, "old": old, "new": new, "sections": [s for s in compare_versions(old, new) if s.changed], "numbers": numbers},
+    )

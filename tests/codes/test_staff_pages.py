@@ -1,0 +1,201 @@
+"""A headteacher drafts, previews, compares and publishes their own school's code, and only that."""
+
+import datetime
+import html
+
+import pytest
+import time_machine
+
+from codes.models import CodeVersion
+from schools.models import StaffRole
+from tests.factories import CodeFactory, SchoolFactory, StaffRoleFactory, published_version
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def today():
+    with time_machine.travel(datetime.datetime(2026, 11, 22, 12, 0), tick=False):
+        yield
+
+
+def test_headteacher_drafts_edits_previews_and_publishes(client, school, school_code, headteacher):
+    client.force_login(headteacher)
+    response = client.post(f"/staff/codes/{school_code.pk}/draft/")
+    draft = school_code.versions.get(status="draft")
+    assert response.url == f"/staff/versions/{draft.pk}/edit/"
+
+    form = {
+        "title": "Social Media Code of Conduct for Parents and Carers",
+        "body": "## Expectations\n\nParents will be kind online.\n\n- Do not post photos of pupils\n- Use the complaints procedure",
+        "declaration_statement": "I {carer}, parent of {children}, agree to this code.",
+        "covering_letter": "Dear parents,",
+        "author_name": "Hannah Wright",
+        "author_job_title": "Headteacher",
+        "document_version": "V2",
+        "approved_by": "Governors",
+        "approved_on": "2026-11-20",
+        "links_to": "",
+        "revision_note": "Added a line about the complaints procedure.",
+    }
+    response = client.post(f"/staff/versions/{draft.pk}/edit/", form)
+    assert response.status_code == 302
+
+    preview = html.unescape(client.get(f"/staff/versions/{draft.pk}/preview/").content.decode())
+    assert "<li>Use the complaints procedure</li>" in preview
+    assert "parents cannot see it until it is published" in preview
+    assert "Use the complaints procedure" not in client.get(f"/schools/{school.slug}/").content.decode()
+
+    response = client.post(
+        f"/staff/versions/{draft.pk}/publish/",
+        {"effective_from": "2026-11-22", "review_due": "2027-11-22", "requires_signing": "yes"},
+    )
+    assert response.status_code == 302
+    draft.refresh_from_db()
+    assert draft.is_published and draft.requires_signing and len(draft.fingerprint) == 64
+    public = client.get(f"/schools/{school.slug}/").content.decode()
+    assert "Use the complaints procedure" in public and draft.fingerprint in public
+
+
+def test_publish_form_defaults_review_date_to_one_year_on(client, school_code, headteacher):
+    client.force_login(headteacher)
+    client.post(f"/staff/codes/{school_code.pk}/draft/")
+    draft = school_code.versions.get(status="draft")
+    page = client.get(f"/staff/versions/{draft.pk}/publish/").content.decode()
+    assert 'value="2026-11-22"' in page and 'value="2027-11-22"' in page
+
+
+def test_publish_without_saying_whether_to_sign_again_is_refused_plainly(client, school_code, headteacher):
+    client.force_login(headteacher)
+    client.post(f"/staff/codes/{school_code.pk}/draft/")
+    draft = school_code.versions.get(status="draft")
+    response = client.post(f"/staff/versions/{draft.pk}/publish/", {"effective_from": "2026-11-22", "review_due": "2027-11-22"})
+    assert "Say whether parents must sign again." in response.content.decode()
+    draft.refresh_from_db()
+    assert draft.is_draft
+
+
+def test_published_version_cannot_be_edited_through_the_form(client, school_code, headteacher):
+    client.force_login(headteacher)
+    published = school_code.versions.get()
+    response = client.post(f"/staff/versions/{published.pk}/edit/", {"title": "Hijacked", "body": "x", "declaration_statement": "x"})
+    assert response.status_code == 302
+    published.refresh_from_db()
+    assert published.title != "Hijacked"
+
+
+def test_compare_marks_changes_with_words_and_symbols_not_colour_alone(client, school_code, headteacher):
+    published_version(school_code, body="## Expectations\n\nParents will be kind and polite online.\n\n- Do not post photos of pupils")
+    client.force_login(headteacher)
+    page = client.get(f"/staff/codes/{school_code.pk}/compare/", {"from": 1, "to": 2}).content.decode()
+    assert "Version 1 compared with version 2" in page
+    assert "<ins><span class=\"visually-hidden\">[added: </span>and polite" in page
+    assert ">Changed<" in page
+    assert "struck through" in page and "underlined" in page
+
+
+def test_review_overdue_is_flagged_on_the_headteachers_dashboard(client, school, headteacher):
+    published_version(
+        CodeFactory(owner=school), effective_from=datetime.date(2019, 9, 1), review_due=datetime.date(2020, 12, 1)
+    )
+    client.force_login(headteacher)
+    page = client.get("/staff/").content.decode()
+    assert "Review overdue" in page and "December 2020" in page
+
+
+def test_review_due_within_30_days_is_flagged_as_soon(client, school, headteacher):
+    published_version(
+        CodeFactory(owner=school), effective_from=datetime.date(2025, 12, 10), review_due=datetime.date(2026, 12, 10)
+    )
+    client.force_login(headteacher)
+    assert "Review due soon" in client.get("/staff/").content.decode()
+
+
+def test_association_admin_publishes_shared_code(client, association):
+    shared = CodeFactory(owner=association)
+    published_version(shared)
+    admin = StaffRoleFactory(organisation=association, role=StaffRole.Role.ASSOCIATION_ADMIN).user
+    member = SchoolFactory(association=association)
+    client.force_login(admin)
+    client.post(f"/staff/codes/{shared.pk}/draft/")
+    draft = shared.versions.get(status="draft")
+    client.post(f"/staff/versions/{draft.pk}/publish/", {"effective_from": "2026-11-22", "review_due": "2027-11-22", "requires_signing": "no"})
+    draft.refresh_from_db()
+    assert draft.is_published and draft.requires_signing is False
+    assert f"Version {draft.number}" in client.get(f"/schools/{member.slug}/").content.decode()
+
+
+# --- Every staff view against every role -------------------------------------------------------
+
+VIEWS = [
+    # name, method, url template, needs manage rights
+    ("dashboard", "get", "/staff/", None),
+    ("code", "get", "/staff/codes/{code}/", False),
+    ("compare", "get", "/staff/codes/{code}/compare/?from=1&to=2", False),
+    ("preview published", "get", "/staff/versions/{published}/preview/", False),
+    ("preview draft", "get", "/staff/versions/{draft}/preview/", True),
+    ("edit", "get", "/staff/versions/{draft}/edit/", True),
+    ("publish form", "get", "/staff/versions/{draft}/publish/", True),
+    ("start draft", "post", "/staff/codes/{code}/draft/", True),
+    ("discard", "post", "/staff/versions/{draft}/discard/", True),
+]
+
+ROLES = ["anonymous", "headteacher", "office", "other_headteacher", "other_office", "association_admin", "member_headteacher", "superuser_without_role"]
+
+
+@pytest.fixture
+def world(association):
+    """School A (own code) in association X (own shared code); school B elsewhere."""
+    school_a = SchoolFactory(association=association)
+    code = CodeFactory(owner=school_a)
+    published_version(code, effective_from=datetime.date(2025, 9, 1))
+    published = published_version(code, body="## Two\n\nSecond.")
+    draft = CodeVersion.objects.create(code=code, number=3, title="Draft", body="## Draft\n\nUnpublished.", declaration_statement="I {carer}")
+    school_b = SchoolFactory()
+    users = {
+        "headteacher": StaffRoleFactory(organisation=school_a, role=StaffRole.Role.HEADTEACHER).user,
+        "office": StaffRoleFactory(organisation=school_a, role=StaffRole.Role.OFFICE).user,
+        "other_headteacher": StaffRoleFactory(organisation=school_b, role=StaffRole.Role.HEADTEACHER).user,
+        "other_office": StaffRoleFactory(organisation=school_b, role=StaffRole.Role.OFFICE).user,
+        "association_admin": StaffRoleFactory(organisation=association, role=StaffRole.Role.ASSOCIATION_ADMIN).user,
+        "member_headteacher": StaffRoleFactory(organisation=SchoolFactory(association=association), role=StaffRole.Role.HEADTEACHER).user,
+        "superuser_without_role": StaffRoleFactory.build().user,
+    }
+    su = users["superuser_without_role"]
+    su.is_superuser = su.is_staff = True
+    su.save()
+    return {"code": code.pk, "published": published.pk, "draft": draft.pk, "users": users}
+
+
+def expected_status(role, view_name, manage):
+    if role == "anonymous":
+        return "login"
+    if manage is None:
+        return 200
+    if role == "headteacher":
+        return 302 if view_name in {"start draft", "discard"} else 200
+    if role in {"office", "association_admin"} and manage is False:
+        return 200  # office staff read their school's code; association admins their members'.
+    return 404
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("view_name,method,url,manage", VIEWS, ids=[v[0] for v in VIEWS])
+def test_every_staff_view_against_every_role(client, world, role, view_name, method, url, manage):
+    if role != "anonymous":
+        client.force_login(world["users"][role])
+    response = getattr(client, method)(url.format(**world))
+    expected = expected_status(role, view_name, manage)
+    if expected == "login":
+        assert response.status_code == 302 and response.url.startswith("/staff/login/")
+    else:
+        assert response.status_code == expected, f"{role} on {view_name}"
+    if expected == 404 and view_name == "discard":
+        assert CodeVersion.objects.filter(pk=world["draft"]).exists()
+
+
+def test_other_schools_staff_see_nothing_of_another_schools_draft(client, world):
+    client.force_login(world["users"]["other_headteacher"])
+    page = client.get("/staff/").content.decode()
+    assert "Unpublished." not in page
+    assert client.get(f"/staff/versions/{world['draft']}/preview/").status_code == 404

@@ -1,0 +1,75 @@
+"""factory_boy factories shared by the whole suite."""
+
+import datetime
+
+import factory
+from django.contrib.auth import get_user_model
+
+from codes import services
+from codes.models import Code, CodeVersion
+from schools.models import Organisation, StaffRole
+
+
+class AssociationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Organisation
+
+    kind = Organisation.Kind.ASSOCIATION
+    name = factory.Sequence(lambda n: f"Association of Headteachers {n}")
+    slug = factory.Sequence(lambda n: f"association-{n}")
+
+
+class SchoolFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Organisation
+
+    kind = Organisation.Kind.SCHOOL
+    name = factory.Sequence(lambda n: f"Oakfield Primary School {n}")
+    slug = factory.Sequence(lambda n: f"school-{n}")
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+
+    username = factory.Sequence(lambda n: f"staff{n}")
+    first_name = "Pat"
+    last_name = factory.Sequence(lambda n: f"Staff{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.org")
+    password = factory.django.Password("correct-horse-battery")
+
+
+class StaffRoleFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = StaffRole
+
+    user = factory.SubFactory(UserFactory)
+    organisation = factory.SubFactory(SchoolFactory)
+    role = StaffRole.Role.HEADTEACHER
+
+
+class CodeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Code
+
+    owner = factory.SubFactory(SchoolFactory)
+
+
+def published_version(
+    code: Code,
+    *,
+    body="## Expectations\n\nParents will be kind online.\n\n- Do not post photos of pupils",
+    effective_from=datetime.date(2026, 9, 1),
+    review_due=None,
+    requires_signing=True,
+    **content,
+) -> CodeVersion:
+    """A published version of `code`, made through the real services (first or next version)."""
+    if code.versions.exists():
+        draft = services.current_draft(code) or services.draft_start(code=code, user=None)
+        services.draft_update(version=draft, user=None, body=body, **content)
+    else:
+        draft = services.version_create_first(code=code, user=None, body=body, **content)
+    return services.version_publish(
+        version=draft, user=None, effective_from=effective_from, review_due=review_due, requires_signing=requires_signing
+    )
