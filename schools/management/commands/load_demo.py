@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
@@ -7,7 +8,11 @@ from schools.demo import DEMO_PASSWORD, load_demo_accounts
 class Command(BaseCommand):
     help = "Create the demo staff accounts (development only; refused with PORTAL_ENV=production)."
 
+    requires_system_checks = []  # refuse in production before touching anything
+
     def handle(self, *args, **options):
+        if settings.PRODUCTION:
+            raise CommandError("Demo accounts are never created with PORTAL_ENV=production.")
         try:
             rows = load_demo_accounts()
         except ImproperlyConfigured as error:
