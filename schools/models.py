@@ -77,3 +77,122 @@ class StaffRole(models.Model):
 
     def __str__(self):
         return f"{self.user} — {self.get_role_display()}, {self.organisation}"
+
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        wants_association = self.role == self.Role.ASSOCIATION_ADMIN
+        if self.organisation_id and self.organisation.is_association != wants_association:
+            raise ValidationError(
+                "Association admins act for an association; headteachers and office staff for a school."
+            )
+
+
+class Pupil(models.Model):
+    """A child at a school, as the school's information system (MIS) exports them.
+
+    Pupils are never deleted: one missing from a full import is marked as left, and comes back
+    on roll if a later import lists them again. The import lives in schools/imports.py.
+    """
+
+    class YearGroup(models.TextChoices):
+        NURSERY = "N", "Nursery"
+        RECEPTION = "R", "Reception"
+        YEAR_1 = "1", "Year 1"
+        YEAR_2 = "2", "Year 2"
+        YEAR_3 = "3", "Year 3"
+        YEAR_4 = "4", "Year 4"
+        YEAR_5 = "5", "Year 5"
+        YEAR_6 = "6", "Year 6"
+        YEAR_7 = "7", "Year 7"
+        YEAR_8 = "8", "Year 8"
+        YEAR_9 = "9", "Year 9"
+        YEAR_10 = "10", "Year 10"
+        YEAR_11 = "11", "Year 11"
+        YEAR_12 = "12", "Year 12"
+        YEAR_13 = "13", "Year 13"
+
+    school = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="pupils", limit_choices_to={"kind": Organisation.Kind.SCHOOL}
+    )
+    mis_id = models.CharField(
+        "MIS identifier", max_length=64, help_text="The pupil's identifier in the school's MIS: Adno, UPN, StudentID…"
+    )
+    forename = models.CharField(max_length=100)
+    surname = models.CharField(max_length=100)
+    year_group = models.CharField(max_length=2, choices=YearGroup.choices)
+    reg_group = models.CharField("registration group", max_length=40, blank=True)
+    on_roll = models.BooleanField(default=True)
+    left_on = models.DateField(null=True, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["surname", "forename"]
+        constraints = [
+            models.UniqueConstraint(fields=["school", "mis_id"], name="one_pupil_per_mis_id_per_school"),
+            models.CheckConstraint(
+                condition=Q(on_roll=False) | Q(left_on__isnull=True), name="pupil_on_roll_has_not_left"
+            ),
+        ]
+
+    def __str__(self):
+        return self.full_name
+
+    @property
+    def full_name(self):
+        return f"{self.forename} {self.surname}"
+
+
+class Carer(models.Model):
+    """A parent or carer (a "contact" in the MIS) of one or more pupils at one school.
+
+    mis_id is the contact's MIS identifier when the export has one; otherwise a key the import
+    derives from the contact's name and email (see schools/imports.py). Whether a carer may sign
+    is derived from their links and email (schools/selectors.py), never stored.
+    """
+
+    school = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="carers", limit_choices_to={"kind": Organisation.Kind.SCHOOL}
+    )
+    mis_id = models.CharField("MIS identifier", max_length=64)
+    title = models.CharField(max_length=40, blank=True)
+    forename = models.CharField(max_length=100)
+    surname = models.CharField(max_length=100)
+    email = models.EmailField(blank=True)
+    children = models.ManyToManyField(Pupil, through="PupilCarer", related_name="carers")
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+    erased_at = models.DateTimeField(null=True, blank=True, help_text="When this carer's personal data was erased.")
+
+    class Meta:
+        ordering = ["surname", "forename"]
+        constraints = [
+            models.UniqueConstraint(fields=["school", "mis_id"], name="one_carer_per_mis_id_per_school"),
+        ]
+
+    def __str__(self):
+        return self.full_name
+
+    @property
+    def full_name(self):
+        return f"{self.forename} {self.surname}"
+
+
+class PupilCarer(models.Model):
+    """The link between a pupil and one of their carers, as the MIS records it."""
+
+    pupil = models.ForeignKey(Pupil, on_delete=models.CASCADE, related_name="carer_links")
+    carer = models.ForeignKey(Carer, on_delete=models.CASCADE, related_name="pupil_links")
+    relationship = models.CharField(max_length=60, blank=True)
+    parental_responsibility = models.BooleanField(default=False)
+    priority = models.PositiveSmallIntegerField(null=True, blank=True, help_text="1 for the first contact.")
+
+    class Meta:
+        ordering = ["pupil", "priority", "carer"]
+        constraints = [
+            models.UniqueConstraint(fields=["pupil", "carer"], name="one_link_per_pupil_and_carer"),
+        ]
+
+    def __str__(self):
+        return f"{self.carer} — {self.relationship or 'contact'} of {self.pupil}"
