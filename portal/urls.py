@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 
 urlpatterns = [
+    path("staff/account/", include("schools.account_urls")),
+    path("staff/families/", include("schools.urls")),
     path("staff/", include("codes.staff_urls")),
     path("admin/", admin.site.urls),
     path("", include("codes.urls")),
