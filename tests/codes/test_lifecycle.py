@@ -163,3 +163,17 @@ def test_declaration_text_fills_placeholders_without_format_errors(code):
     )
     text = services.declaration_text(version, school_name="Whitefield", carer="Ann Lee", children="Tom Lee")
     assert text == "I Ann Lee, parent of Tom Lee, at Whitefield {not a placeholder}."
+
+
+def test_published_version_cannot_be_changed_or_deleted_in_django_admin(client, code):
+    from tests.factories import UserFactory
+
+    version = published_version(code)
+    operator = UserFactory(is_staff=True, is_superuser=True)
+    client.force_login(operator)
+    url = f"/admin/codes/codeversion/{version.pk}/change/"
+    assert client.get(url).status_code == 200  # operators may read it
+    assert client.post(url, {"body": "Changed by an operator", "title": "x"}).status_code == 403
+    assert client.get(f"/admin/codes/codeversion/{version.pk}/delete/").status_code == 403
+    version.refresh_from_db()
+    assert version.body != "Changed by an operator"
