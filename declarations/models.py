@@ -1,1 +1,173 @@
-# Declarations arrive with the signing capability (issue 4).
+"""Requests to sign, the declarations carers make, and the e-mails that carry them.
+
+The rules (who is asked, how a link is checked, how a signature is recorded) live in
+declarations/services.py (signing) and declarations/invitations.py (sending); these models hold
+the data and the invariants the database can keep.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class SigningRequest(models.Model):
+    """One carer asked to sign one version of their school's code.
+
+    The e-mailed link's token is never stored, only its SHA-256. Re-issuing the link replaces
+    the hash (the old link stops working) and the expiry; the row, and its history, stay.
+    """
+
+    school = models.ForeignKey("schools.Organisation", on_delete=models.PROTECT, related_name="signing_requests")
+    carer = models.ForeignKey("schools.Carer", on_delete=models.PROTECT, related_name="signing_requests")
+    version = models.ForeignKey("codes.CodeVersion", on_delete=models.PROTECT, related_name="signing_requests")
+    token_hash = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    issued_at = models.DateTimeField(null=True, blank=True, help_text="When the current link was made.")
+    expires_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True, help_text="When the first invitation was sent.")
+    opened_at = models.DateTimeField(null=True, blank=True, help_text="When the link was first opened.")
+    last_reminded_at = models.DateTimeField(null=True, blank=True)
+    reminders_sent = models.PositiveSmallIntegerField(default=0)
+    reissued_count = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["carer", "version"], name="one_request_per_carer_and_version"),
+        ]
+
+    def __str__(self):
+        return f"{self.carer} asked to sign version {self.version.number}"
+
+
+class Declaration(models.Model):
+    """What a carer signed: evidence. Never edited (the database refuses UPDATE)."""
+
+    class Method(models.TextChoices):
+        ONLINE = "online", "Signed online"
+        PAPER = "paper", "Paper form recorded by staff"
+
+    school = models.ForeignKey("schools.Organisation", on_delete=models.PROTECT, related_name="declarations")
+    carer = models.ForeignKey("schools.Carer", on_delete=models.PROTECT, related_name="declarations")
+    version = models.ForeignKey("codes.CodeVersion", on_delete=models.PROTECT, related_name="declarations")
+    version_fingerprint = models.CharField(max_length=64)
+    request = models.ForeignKey(
+        SigningRequest, on_delete=models.PROTECT, null=True, blank=True, related_name="declarations"
+    )
+    carer_name = models.CharField(max_length=200, help_text="The carer's name as the school holds it, when signed.")
+    children_named = models.JSONField(help_text="[{'id': pupil id, 'name': full name}] as named in the statement.")
+    statement = models.TextField(help_text="The declaration statement exactly as shown.")
+    typed_name = models.CharField(max_length=200)
+    agreed = models.BooleanField()
+    signed_at = models.DateTimeField()
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.TextField(blank=True)
+    method = models.CharField(max_length=10, choices=Method.choices)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    recorded_at = models.DateTimeField(auto_now_add=True)
+    paper_scan = models.FileField(upload_to="paper-forms/%Y/%m/", blank=True)
+
+    class Meta:
+        ordering = ["-signed_at"]
+        constraints = [
+            # Signing twice, or two submits at once, yields one declaration.
+            models.UniqueConstraint(fields=["carer", "version"], name="one_declaration_per_carer_and_version"),
+            models.CheckConstraint(condition=Q(agreed=True), name="declaration_is_agreed"),
+            models.CheckConstraint(
+                condition=Q(method="online") | Q(recorded_by__isnull=False),
+                name="paper_declaration_names_the_staff_member",
+            ),
+            models.CheckConstraint(condition=~Q(typed_name=""), name="declaration_has_typed_name"),
+        ]
+
+    def __str__(self):
+        return f"{self.typed_name} signed version {self.version.number} ({self.get_method_display().lower()})"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not self._state.adding:
+            raise ValueError("A declaration is evidence and is never edited.")
+        super().save(*args, **kwargs)
+
+
+class Decline(models.Model):
+    """A carer who chose not to sign, with their message for the school. Signing is never compulsory."""
+
+    school = models.ForeignKey("schools.Organisation", on_delete=models.PROTECT, related_name="declines")
+    carer = models.ForeignKey("schools.Carer", on_delete=models.PROTECT, related_name="declines")
+    version = models.ForeignKey("codes.CodeVersion", on_delete=models.PROTECT, related_name="declines")
+    request = models.ForeignKey(SigningRequest, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    message = models.TextField(blank=True)
+    declined_at = models.DateTimeField()
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["carer", "version"], name="one_decline_per_carer_and_version"),
+        ]
+
+
+class SendBatch(models.Model):
+    """One "send invitations" action by staff (or the scheduler): who to, and how it went."""
+
+    school = models.ForeignKey("schools.Organisation", on_delete=models.PROTECT, related_name="send_batches")
+    version = models.ForeignKey("codes.CodeVersion", on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=20, default="invitation")
+    audience = models.CharField(max_length=200, help_text="Who was chosen, in words.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+
+class OutboxMessage(models.Model):
+    """One e-mail to one carer for one version and purpose.
+
+    The unique constraint is what makes a retried or repeated send never e-mail a carer twice for
+    the same purpose: a second batch finds the row already there. A worker claims a row by
+    moving it from pending to sending in one conditional UPDATE, so two workers never both send.
+    """
+
+    class Kind(models.TextChoices):
+        INVITATION = "invitation", "Invitation"
+        REMINDER_1 = "reminder-1", "First reminder"
+        REMINDER_2 = "reminder-2", "Second reminder"
+        REMINDER_3 = "reminder-3", "Third reminder"
+        NEW_LINK = "new-link", "New link"
+        CONFIRMATION = "confirmation", "Confirmation"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting to send"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        SKIPPED = "skipped", "Not sent"
+
+    school = models.ForeignKey("schools.Organisation", on_delete=models.PROTECT, related_name="outbox")
+    carer = models.ForeignKey("schools.Carer", on_delete=models.PROTECT, related_name="outbox")
+    version = models.ForeignKey("codes.CodeVersion", on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    # Purpose key: lets a deliberate repeat (a re-issued link) be a new row, a retry never.
+    sequence = models.PositiveIntegerField(default=0)
+    batch = models.ForeignKey(SendBatch, on_delete=models.PROTECT, null=True, blank=True, related_name="messages")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    to_address = models.EmailField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["carer", "version", "kind", "sequence"], name="one_email_per_carer_version_purpose"
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "created_at"])]
