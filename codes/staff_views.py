@@ -24,6 +24,13 @@ class LoginView(auth_views.LoginView):
     template_name = "staff/login.html"
     redirect_authenticated_user = True
 
+    def get_success_url(self):
+        """After the password, the second factor: set up an authenticator app, or use it."""
+        from schools import mfa
+
+        url = super().get_success_url()
+        return mfa.second_factor_redirect(self.request, url) or url
+
 
 def _code_for(user, code_id, *, manage=False) -> Code:
     code = get_object_or_404(Code.objects.select_related("owner"), pk=code_id)

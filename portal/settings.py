@@ -7,6 +7,7 @@ With PORTAL_ENV=production the secrets and hosts must be given, and nothing of t
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -78,9 +79,14 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "crispy_forms",
     "crispy_bootstrap5",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
     "schools",
     "codes",
     "declarations",
+    "django_tasks_db",
 ]
 
 MIDDLEWARE = [
@@ -91,8 +97,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a lockout flagged during sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -147,6 +156,22 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "staff:login"
 LOGIN_REDIRECT_URL = "staff:dashboard"
 LOGOUT_REDIRECT_URL = "public:home"
+
+# Staff sign-in security: a password, then a second factor (schools/mfa.py) before any pupil or
+# carer data. django-axes must come first: it refuses a locked-out sign-in before the password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+OTP_TOTP_ISSUER = "Codes of conduct portal"
+# Five wrong passwords for one username from one address lock that pair out for 15 minutes.
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "schools.account_views.locked_out"  # a plain-English page
+AXES_CLIENT_IP_CALLABLE = "portal.client_ip.client_ip"  # the real client behind our own proxies
+AXES_VERBOSE = False  # no start-up banner on every manage.py command
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "Europe/London"
@@ -229,6 +254,10 @@ if PRODUCTION:
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 
+# Background work (sending e-mail, rendering PDFs) uses Django's Tasks framework with a
+# database-backed queue: `manage.py db_worker` runs it (make run starts one).
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
@@ -237,4 +266,23 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", "INFO")},
+}
+
+# --- Signing: client addresses, cache, rate limits (declarations) ---------------------------
+# Our own reverse proxies (addresses or networks, comma-separated). Only a request that reached
+# us through one of them has its X-Forwarded-For believed (portal/client_ip.py); a client's own
+# header never is.
+PORTAL_TRUSTED_PROXIES = env_list("PORTAL_TRUSTED_PROXIES")
+# The cache holds rate-limit counters. Give REDIS_URL when running more than one web process, so
+# the processes share them; without it each process counts on its own (fine for one machine).
+if env("REDIS_URL"):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env("REDIS_URL")}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "portal"}}
+# (how many, per how many seconds), per client address unless said otherwise.
+PORTAL_RATE_LIMITS = {
+    "link": (100, 600),  # opening a signing link
+    "link_miss": (20, 600),  # unknown or expired signing links
+    "new_link_ip": (10, 3600),  # "send me a new link" requests
+    "new_link_address": (3, 3600),  # new links sent to one e-mail address
 }

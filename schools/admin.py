@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from schools.models import Organisation, StaffRole
+from schools.models import AuditEvent, Organisation, StaffRole
 
 
 class StaffRoleInline(admin.TabularInline):
@@ -24,3 +24,25 @@ class StaffRoleAdmin(admin.ModelAdmin):
     list_filter = ["role"]
     search_fields = ["user__username", "user__email", "organisation__name"]
     autocomplete_fields = ["user", "organisation"]
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """Read-only: the audit log is append-only (the model and database triggers refuse changes)."""
+
+    list_display = ["at", "school", "action", "actor", "target", "ip_address"]
+    list_filter = ["action"]
+    search_fields = ["school__name", "actor__username", "target"]
+    date_hierarchy = "at"
+    list_select_related = ["school", "actor"]
+    # Not the carer or pupil: that would show their names unaudited; the families pages do it, audited.
+    fields = ["at", "actor", "school", "action", "target", "detail", "ip_address", "user_agent"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 hex_colour = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Enter a colour as # and six hex digits, e.g. #1d4f91.")
 
@@ -196,3 +197,54 @@ class PupilCarer(models.Model):
 
     def __str__(self):
         return f"{self.carer} — {self.relationship or 'contact'} of {self.pupil}"
+
+
+class AuditEvent(models.Model):
+    """One thing done with a school's families data: who, what, when and from where.
+
+    Append-only: save() refuses to change a stored event, delete() refuses, and database
+    triggers refuse UPDATE and DELETE by any other route (schools/migrations/0003_audit_events.py).
+    Events point at the carer or pupil concerned rather than naming them, so erasing a carer
+    leaves no personal data of theirs in the log. Recorded through schools/audit.py.
+    """
+
+    class Action(models.TextChoices):
+        IMPORT = "import", "Imported pupils and carers"
+        VIEW_PUPIL = "view_pupil", "Viewed a pupil's record"
+        VIEW_CARER = "view_carer", "Viewed a carer's record"
+        CHANGE = "change", "Changed personal data"
+        EXPORT_CARER_DATA = "export_carer_data", "Exported a carer's data (subject access request)"
+        ERASE_CARER = "erase_carer", "Erased a carer's personal data"
+
+    at = models.DateTimeField("when", default=timezone.now, editable=False)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Empty when the system acted (an import from the command line).",
+    )
+    school = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="audit_events")
+    action = models.CharField(max_length=32, choices=Action.choices)
+    target = models.CharField(max_length=200, blank=True, help_text="What was acted on, without names.")
+    carer = models.ForeignKey(Carer, on_delete=models.PROTECT, null=True, blank=True, related_name="audit_events")
+    pupil = models.ForeignKey(Pupil, on_delete=models.PROTECT, null=True, blank=True, related_name="audit_events")
+    detail = models.JSONField(default=dict, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        indexes = [models.Index(fields=["school", "-at"], name="audit_school_recent")]
+
+    def __str__(self):
+        return f"{self.at:%Y-%m-%d %H:%M} {self.get_action_display()} {self.target}".strip()
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ValueError("The audit log is append-only: an event is never changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("The audit log is append-only: an event is never deleted.")

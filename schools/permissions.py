@@ -53,3 +53,38 @@ def can_view_code_admin(user, code) -> bool:
     if can_manage_code(user, code):
         return True
     return visible_schools(user).filter(Q(pk=code.owner_id) | Q(association_id=code.owner_id)).exists()
+
+
+def family_schools(user):
+    """Schools whose pupils and carers this user may see and import: a headteacher's or office
+    staff member's own school, nothing else.
+
+    Association admins see their members' completion figures, never their families; a superuser
+    without a role at the school gets nothing here either (least privilege).
+    """
+    if not user.is_authenticated:
+        return Organisation.objects.none()
+    return Organisation.objects.filter(
+        kind=Organisation.Kind.SCHOOL,
+        staff_roles__user=user,
+        staff_roles__role__in=[Role.HEADTEACHER, Role.OFFICE],
+    ).distinct()
+
+
+def can_manage_families(user, school) -> bool:
+    """See the school's pupils and carers, import them, and export one carer's data."""
+    return family_schools(user).filter(pk=school.pk).exists()
+
+
+def _is_headteacher_of(user, school_id) -> bool:
+    return _roles(user).filter(organisation_id=school_id, role=Role.HEADTEACHER).exists()
+
+
+def can_read_audit_log(user, school) -> bool:
+    """The school's audit log: its headteacher only (office staff's own actions are in it)."""
+    return _is_headteacher_of(user, school.pk)
+
+
+def can_erase_carer(user, carer) -> bool:
+    """Erasing a carer's personal data cannot be undone: the headteacher of the carer's school."""
+    return _is_headteacher_of(user, carer.school_id)

@@ -35,3 +35,80 @@ def association(db):
 def fast_password_hashing(settings):
     """Real hashers are deliberately slow; the suite creates hundreds of users."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def axes_off(settings):
+    """django-axes counts failed sign-ins and needs a real request to do it (client.login has
+    none). Off everywhere but the throttling tests, which ask for `axes_on`."""
+    settings.AXES_ENABLED = False
+
+
+@pytest.fixture
+def axes_on(settings, axes_off):
+    settings.AXES_ENABLED = True
+
+
+@pytest.fixture
+def verified_client(db):
+    """verify(client, user): sign `user` in on `client` past the second factor.
+
+    Gives the user a confirmed authenticator app (if they have none) and marks the client's
+    session as verified with it, the way django_otp.login does, so views behind
+    schools.mfa.mfa_required let them in. Returns the device.
+    """
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    def verify(client, user):
+        device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+        if device is None:
+            device = TOTPDevice.objects.create(user=user, name="Test authenticator", confirmed=True)
+        client.force_login(user)
+        session = client.session
+        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+        session.save()
+        return device
+
+    return verify
+
+
+def _is_transactional(request) -> bool:
+    marker = request.node.get_closest_marker("django_db")
+    return (
+        "transactional_db" in request.fixturenames
+        or "live_server" in request.fixturenames
+        or bool(marker and marker.kwargs.get("transaction"))
+    )
+
+
+@pytest.fixture(autouse=True)
+def _flush_past_evidence_triggers(request):
+    """Let pytest-django empty the database after transactional tests on SQLite.
+
+    Those tests cannot roll back, so the database is flushed after each, and on SQLite a flush is
+    DELETE FROM, which the triggers guarding evidence (frozen versions, the audit log) refuse.
+    The triggers are lifted, the database flushed here and the triggers put back at once.
+    PostgreSQL flushes with TRUNCATE, which the row triggers do not see.
+    """
+    from django.core.management import call_command
+    from django.db import connection
+
+    if not _is_transactional(request):
+        yield
+        return
+    request.getfixturevalue("transactional_db")
+    yield
+    if connection.vendor != "sqlite":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")
+        triggers = cursor.fetchall()
+        for name, _ in triggers:
+            cursor.execute(f'DROP TRIGGER "{name}"')
+    try:
+        call_command("flush", interactive=False, verbosity=0, inhibit_post_migrate=True)
+    finally:
+        with connection.cursor() as cursor:
+            for _, sql in triggers:
+                cursor.execute(sql)

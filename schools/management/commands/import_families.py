@@ -8,8 +8,9 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from schools.imports import ImportPlan, ImportRejected, import_apply, import_preview
+from schools.imports import ImportPlan, ImportRejected, import_preview
 from schools.models import Organisation
+from schools.services import families_import
 
 
 class Command(BaseCommand):
@@ -38,8 +39,9 @@ class Command(BaseCommand):
             self._summary(plan)
             return
         try:
-            result = import_apply(
-                school=school, filename=file.name, data=data, expected_changes_sha256=plan.changes_sha256
+            result = families_import(  # import_apply, plus the audit log entry (actor None)
+                school=school, filename=file.name, data=data, expected_changes_sha256=plan.changes_sha256,
+                source="command line",
             )
         except ImportRejected as exc:
             if exc.plan is not None and not exc.plan.is_valid:

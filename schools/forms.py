@@ -1,0 +1,113 @@
+"""Forms for the families pages: the import upload, the list filters and the erasure."""
+
+from pathlib import PurePath
+
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Submit
+from django import forms
+from django.template.defaultfilters import filesizeformat
+
+from schools.models import AuditEvent, Pupil
+
+MAX_IMPORT_BYTES = 10 * 1024 * 1024
+IMPORT_EXTENSIONS = {".csv", ".xlsx"}
+
+
+class ImportUploadForm(forms.Form):
+    file = forms.FileField(
+        label="Export file",
+        help_text="A CSV or Excel (.xlsx) file exported from your information system, up to 10 MB.",
+        error_messages={"required": "Choose the file to import.", "empty": "The selected file is empty."},
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.xlsx,text/csv"}),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        extension = PurePath(upload.name).suffix.lower()
+        if extension == ".xls":
+            raise forms.ValidationError(
+                "This is an old-style Excel .xls workbook. Save it as .xlsx or CSV and upload that."
+            )
+        if extension not in IMPORT_EXTENSIONS:
+            raise forms.ValidationError("The selected file must be a CSV or an Excel (.xlsx) file.")
+        if upload.size > MAX_IMPORT_BYTES:
+            raise forms.ValidationError(
+                f"The selected file must be smaller than {filesizeformat(MAX_IMPORT_BYTES)} "
+                f"(it is {filesizeformat(upload.size)})."
+            )
+        if upload.size == 0:
+            raise forms.ValidationError("The selected file is empty.")
+        return upload
+
+
+class FilterForm(forms.Form):
+    """A GET form of filters: a value that is not one of the choices is ignored, not an error."""
+
+    def value(self, name: str, default: str = "") -> str:
+        self.is_valid()
+        return self.cleaned_data.get(name) or default
+
+
+class PupilFilterForm(FilterForm):
+    STATUSES = [("on_roll", "On roll"), ("left", "Left"), ("all", "All")]
+
+    q = forms.CharField(label="Name", required=False, max_length=100)
+    year = forms.ChoiceField(label="Year group", required=False, choices=[("", "All years")] + Pupil.YearGroup.choices)
+    reg = forms.ChoiceField(label="Registration group", required=False)
+    status = forms.ChoiceField(label="Pupils", required=False, choices=STATUSES)
+
+    def __init__(self, *args, reg_groups=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["reg"].choices = [("", "All groups")] + [(g, g) for g in reg_groups]
+
+
+
+class CarerFilterForm(FilterForm):
+    STATUSES = [
+        ("", "All carers"),
+        ("eligible", "Asked to sign online"),
+        ("paper", "Need a paper form"),
+        ("not_eligible", "Not asked to sign"),
+    ]
+
+    q = forms.CharField(label="Name or e-mail address", required=False, max_length=100)
+    status = forms.ChoiceField(label="Show", required=False, choices=STATUSES)
+
+
+
+class AuditFilterForm(FilterForm):
+    action = forms.ChoiceField(
+        label="What was done", required=False, choices=[("", "Everything")] + AuditEvent.Action.choices
+    )
+
+
+
+class CarerEraseForm(forms.Form):
+    reason = forms.CharField(
+        label="Why are you erasing this carer's data?",
+        help_text="For example, the request's reference and date. Do not write the carer's name: "
+        "the reason is kept in the audit log.",
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={"required": "Give the reason for erasing this carer's data."},
+    )
+    confirm = forms.BooleanField(
+        label="I understand this cannot be undone",
+        error_messages={"required": "Confirm that you understand this cannot be undone."},
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.add_input(Submit("erase", "Erase this carer's personal data", css_class="btn-danger"))
+
+    def clean_reason(self):
+        reason = self.cleaned_data["reason"].strip()
+        if not reason:
+            raise forms.ValidationError("Give the reason for erasing this carer's data.")
+        return reason

@@ -1,0 +1,197 @@
+"""Writes to a school's families data that staff make from the web (and the import command).
+
+Each service checks who may act (schools.permissions), runs in one transaction and records
+itself in the audit log (schools/audit.py) in that same transaction: the change and its audit
+event are stored together or not at all.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from schools import permissions, selectors
+from schools.audit import audit_record
+from schools.imports import ImportResult, import_apply
+from schools.models import AuditEvent, Carer, Organisation, PupilCarer
+
+ERASED_FORENAME = "Erased"
+
+
+def families_import(
+    *,
+    school: Organisation,
+    filename: str,
+    data: bytes,
+    user=None,
+    expected_sha256: str | None = None,
+    expected_changes_sha256: str | None = None,
+    source: str = "web",
+    request=None,
+) -> ImportResult:
+    """Import a school's MIS export (schools/imports.py: import_apply) and audit it.
+
+    Guarantees what import_apply guarantees (all of the plan or nothing; ImportRejected if the
+    file or the changes are not those previewed), plus: a successful import is recorded in the
+    audit log (file name, SHA-256, rows, counts, source) in the same transaction. `user` None is
+    the system (the command line).
+    """
+    if user is not None and not permissions.can_manage_families(user, school):
+        raise PermissionDenied("You can only import families for your own school.")
+    with transaction.atomic():
+        result = import_apply(
+            school=school,
+            filename=filename,
+            data=data,
+            user=user,
+            expected_sha256=expected_sha256,
+            expected_changes_sha256=expected_changes_sha256,
+        )
+        plan = result.plan
+        audit_record(
+            actor=user,
+            school=school,
+            action=AuditEvent.Action.IMPORT,
+            target=f"File {plan.file_sha256[:12]}",
+            detail={
+                "source": source,
+                "filename": filename,
+                "sha256": plan.file_sha256,
+                "rows": plan.rows,
+                "counts": plan.counts,
+            },
+            request=request,
+        )
+    return result
+
+
+def carer_status(carer: Carer) -> str:
+    """'erased', 'eligible', 'paper' (needs a paper form) or 'not eligible', by the selectors' rules."""
+    return carer_statuses(carer.school_id, [carer.pk])[carer.pk]
+
+
+def carer_statuses(school_id: int, carer_ids) -> dict[int, str]:
+    """carer_status for many carers of one school in three queries, whatever their number."""
+    carer_ids = list(carer_ids)
+    erased = set(Carer.objects.filter(pk__in=carer_ids, erased_at__isnull=False).values_list("pk", flat=True))
+    eligible = set(selectors.eligible_carers(school_id).filter(pk__in=carer_ids).values_list("pk", flat=True))
+    paper = set(selectors.carers_needing_paper_forms(school_id).filter(pk__in=carer_ids).values_list("pk", flat=True))
+    return {
+        pk: "erased" if pk in erased else "eligible" if pk in eligible else "paper" if pk in paper else "not eligible"
+        for pk in carer_ids
+    }
+
+
+def _person(user) -> str:
+    if user is None:
+        return "The portal (an automatic process)"
+    return user.get_full_name() or user.get_username()
+
+
+def carer_subject_access_export(*, carer: Carer, user, request=None) -> dict:
+    """Everything the portal holds about one carer, for a subject access request.
+
+    Guarantees: the carer's own fields, their children as linked (with relationship, parental
+    responsibility and priority), whether they are asked to sign, and every audit event about
+    them; staff IP addresses and browsers are the staff's data and are left out. The export is
+    itself recorded in the audit log, in the same transaction. When declarations exist, their
+    rows about this carer belong in this export too.
+    """
+    if not permissions.can_manage_families(user, carer.school):
+        raise PermissionDenied("You can only export carers of your own school.")
+    with transaction.atomic():
+        links = (
+            PupilCarer.objects.filter(carer=carer).select_related("pupil").order_by("pupil__surname", "pupil__forename")
+        )
+        events = carer.audit_events.select_related("actor").order_by("at", "pk")
+        export = {
+            "exported_at": timezone.now().isoformat(),
+            "exported_by": _person(user),
+            "school": {"name": carer.school.name, "slug": carer.school.slug},
+            "carer": {
+                "id": carer.pk,
+                "mis_id": carer.mis_id,
+                "title": carer.title,
+                "forename": carer.forename,
+                "surname": carer.surname,
+                "email": carer.email,
+                "added": carer.created.isoformat(),
+                "last_updated": carer.updated.isoformat(),
+                "erased_at": carer.erased_at.isoformat() if carer.erased_at else None,
+                "asked_to_sign": carer_status(carer),
+            },
+            "children": [
+                {
+                    "mis_id": link.pupil.mis_id,
+                    "forename": link.pupil.forename,
+                    "surname": link.pupil.surname,
+                    "year_group": link.pupil.get_year_group_display(),
+                    "registration_group": link.pupil.reg_group,
+                    "on_roll": link.pupil.on_roll,
+                    "left_on": link.pupil.left_on.isoformat() if link.pupil.left_on else None,
+                    "relationship": link.relationship,
+                    "parental_responsibility": link.parental_responsibility,
+                    "priority": link.priority,
+                }
+                for link in links
+            ],
+            "audit_events": [
+                {
+                    "at": event.at.isoformat(),
+                    "action": event.get_action_display(),
+                    "by": _person(event.actor),
+                    "detail": event.detail,
+                }
+                for event in events
+            ],
+        }
+        audit_record(
+            actor=user, school=carer.school, action=AuditEvent.Action.EXPORT_CARER_DATA, carer=carer, request=request
+        )
+    return export
+
+
+def carer_erase(*, carer: Carer, user, reason: str, request=None) -> Carer:
+    """Erase a carer's personal data, keeping what the school must keep; record who, why, when.
+
+    Guarantees, in one transaction with its audit event (which holds the reason):
+    - the carer's title, names, e-mail address and MIS identifier are replaced by placeholders
+      ("Erased", "carer #<id>", no e-mail, "erased-<id>") and `erased_at` is set, so they are
+      never asked to sign again (schools/selectors.py);
+    - their links to pupils are removed (a later import that still lists them creates a new
+      carer: the school must remove them from its MIS too);
+    - the Carer row itself is kept, never deleted. Evidence the school must keep points at that
+      row with on_delete=PROTECT and keeps its own copy of what was signed, as it was signed:
+      declarations (declarations/models.py, Declaration.carer_name, children_named) are such
+      evidence and this service must never change or delete them. The audit log is kept too;
+      it names no one (schools/audit.py).
+    Refuses (ValidationError) an empty reason or a carer already erased; PermissionDenied
+    unless the user is the headteacher of the carer's school.
+    """
+    if not permissions.can_erase_carer(user, carer):
+        raise PermissionDenied("Only the headteacher of the carer's school can erase their data.")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "Give the reason for erasing this carer's data."})
+    with transaction.atomic():
+        carer = Carer.objects.select_for_update().get(pk=carer.pk)
+        if carer.erased_at is not None:
+            raise ValidationError("This carer's personal data has already been erased.")
+        links_removed, _ = PupilCarer.objects.filter(carer=carer).delete()
+        carer.title = ""
+        carer.forename = ERASED_FORENAME
+        carer.surname = f"carer #{carer.pk}"
+        carer.email = ""
+        carer.mis_id = f"erased-{carer.pk}"
+        carer.erased_at = timezone.now()
+        carer.save(update_fields=["title", "forename", "surname", "email", "mis_id", "erased_at", "updated"])
+        audit_record(
+            actor=user,
+            school=carer.school,
+            action=AuditEvent.Action.ERASE_CARER,
+            carer=carer,
+            detail={"reason": reason, "links_removed": links_removed},
+            request=request,
+        )
+    return carer

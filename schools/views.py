@@ -1,0 +1,399 @@
+"""Staff pages for a school's families: import, pupils and carers, the audit log, and a carer's
+subject access export and erasure.
+
+Only the school's headteacher and office staff see any of it (schools.permissions); for anyone
+else every URL is a 404, never a hint that the school, pupil or carer exists. Each view checks
+access, parses input, calls one service (or reads) and redirects. Every view of a pupil's or
+carer's record is audited.
+
+An upload waits between preview and confirm in the default storage under a random name, tied to
+the user and school in the session, never under the name the user gave it. It is deleted on
+confirm, on cancel, when the preview finds it cannot be imported, and after a day at the latest.
+"""
+
+import datetime
+import json
+import re
+import secrets
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.core.paginator import Paginator
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db.models import Case, F, IntegerField, Prefetch, Q, Value, When
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from schools import audit, permissions, selectors, services
+from schools.forms import AuditFilterForm, CarerEraseForm, CarerFilterForm, ImportUploadForm, PupilFilterForm
+from schools.imports import ImportRejected, import_preview
+from schools.mfa import mfa_required
+from schools.models import AuditEvent, Carer, Pupil, PupilCarer
+
+PAGE_SIZE = 50
+UPLOAD_DIR = "family-imports"
+UPLOAD_NAME = re.compile(rf"^{UPLOAD_DIR}/[0-9a-f]{{32}}$")
+UPLOAD_MAX_AGE = datetime.timedelta(hours=24)
+
+# Nursery, Reception, then Year 1 to 13: the order of Pupil.YearGroup, not of the stored text.
+YEAR_ORDER = Case(
+    *[When(year_group=value, then=Value(position)) for position, value in enumerate(Pupil.YearGroup.values)],
+    output_field=IntegerField(),
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Access
+
+
+def _school_for(user, school_slug):
+    return get_object_or_404(permissions.family_schools(user), slug=school_slug)
+
+
+def _page_context(request, school, **context):
+    return {"school": school, "can_read_audit_log": permissions.can_read_audit_log(request.user, school), **context}
+
+
+def _words(text: str) -> list[str]:
+    return text.split()[:5]
+
+
+# ---------------------------------------------------------------------------------------------
+# Pupils
+
+
+@mfa_required
+def pupil_list(request, school_slug):
+    school = _school_for(request.user, school_slug)
+    groups = (
+        Pupil.objects.filter(school=school)
+        .exclude(reg_group="")
+        .annotate(year_order=YEAR_ORDER)
+        .values_list("year_order", "reg_group")
+        .distinct()
+        .order_by("year_order", "reg_group")
+    )
+    form = PupilFilterForm(request.GET, reg_groups=list(dict.fromkeys(group for _, group in groups)))
+
+    pupils = Pupil.objects.filter(school=school)
+    status = form.value("status", "on_roll")
+    if status == "on_roll":
+        pupils = pupils.filter(on_roll=True)
+    elif status == "left":
+        pupils = pupils.filter(on_roll=False)
+    if year := form.value("year"):
+        pupils = pupils.filter(year_group=year)
+    if reg := form.value("reg"):
+        pupils = pupils.filter(reg_group=reg)
+    for word in _words(form.value("q")):
+        pupils = pupils.filter(Q(forename__icontains=word) | Q(surname__icontains=word))
+    pupils = (
+        pupils.annotate(year_order=YEAR_ORDER)
+        .order_by("year_order", "reg_group", "surname", "forename", "pk")
+        .prefetch_related(
+            Prefetch(
+                "carer_links",
+                queryset=PupilCarer.objects.select_related("carer").order_by(
+                    F("priority").asc(nulls_last=True), "carer__surname", "carer__forename"
+                ),
+            )
+        )
+    )
+    page = Paginator(pupils, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request, "families/pupil_list.html", _page_context(request, school, form=form, page=page, status=status)
+    )
+
+
+@mfa_required
+def pupil_detail(request, school_slug, pupil_id):
+    school = _school_for(request.user, school_slug)
+    pupil = get_object_or_404(Pupil, pk=pupil_id, school=school)
+    links = list(
+        pupil.carer_links.select_related("carer").order_by(F("priority").asc(nulls_last=True), "carer__surname")
+    )
+    statuses = services.carer_statuses(school.pk, [link.carer_id for link in links])
+    for link in links:
+        link.carer.status = statuses[link.carer_id]
+    audit.audit_record(
+        actor=request.user, school=school, action=AuditEvent.Action.VIEW_PUPIL, pupil=pupil, request=request
+    )
+    return render(request, "families/pupil_detail.html", _page_context(request, school, pupil=pupil, links=links))
+
+
+# ---------------------------------------------------------------------------------------------
+# Carers
+
+
+@mfa_required
+def carer_list(request, school_slug):
+    school = _school_for(request.user, school_slug)
+    form = CarerFilterForm(request.GET)
+    carers = {
+        "eligible": selectors.eligible_carers,
+        "paper": selectors.carers_needing_paper_forms,
+        "not_eligible": selectors.carers_not_eligible,
+    }.get(form.value("status"), lambda s: Carer.objects.filter(school=s))(school)
+    for word in _words(form.value("q")):
+        carers = carers.filter(Q(forename__icontains=word) | Q(surname__icontains=word) | Q(email__icontains=word))
+    carers = carers.order_by("surname", "forename", "pk").prefetch_related(
+        Prefetch(
+            "pupil_links",
+            queryset=PupilCarer.objects.select_related("pupil").order_by("pupil__surname", "pupil__forename"),
+        )
+    )
+    page = Paginator(carers, PAGE_SIZE).get_page(request.GET.get("page"))
+    statuses = services.carer_statuses(school.pk, [carer.pk for carer in page])
+    for carer in page:
+        carer.status = statuses[carer.pk]
+    return render(request, "families/carer_list.html", _page_context(request, school, form=form, page=page))
+
+
+def _carer_for(request, school_slug, carer_id):
+    school = _school_for(request.user, school_slug)
+    return school, get_object_or_404(Carer, pk=carer_id, school=school)
+
+
+@mfa_required
+def carer_detail(request, school_slug, carer_id):
+    school, carer = _carer_for(request, school_slug, carer_id)
+    links = carer.pupil_links.select_related("pupil").order_by("pupil__surname", "pupil__forename")
+    audit.audit_record(
+        actor=request.user, school=school, action=AuditEvent.Action.VIEW_CARER, carer=carer, request=request
+    )
+    return render(
+        request,
+        "families/carer_detail.html",
+        _page_context(
+            request,
+            school,
+            carer=carer,
+            links=links,
+            status=services.carer_status(carer),
+            can_erase=permissions.can_erase_carer(request.user, carer),
+        ),
+    )
+
+
+@mfa_required
+@require_POST
+def carer_export(request, school_slug, carer_id):
+    school, carer = _carer_for(request, school_slug, carer_id)
+    export = services.carer_subject_access_export(carer=carer, user=request.user, request=request)
+    response = HttpResponse(
+        json.dumps(export, cls=DjangoJSONEncoder, ensure_ascii=False, indent=2),
+        content_type="application/json; charset=utf-8",
+    )
+    filename = f"carer-{carer.pk}-subject-access-{timezone.localdate():%Y-%m-%d}.json"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@mfa_required
+def carer_erase(request, school_slug, carer_id):
+    school, carer = _carer_for(request, school_slug, carer_id)
+    if not permissions.can_erase_carer(request.user, carer):
+        raise Http404("No such carer.")
+    if carer.erased_at:
+        messages.info(request, "This carer's personal data has already been erased.")
+        return redirect("families:carer", school_slug=school.slug, carer_id=carer.pk)
+    form = CarerEraseForm(request.POST) if request.method == "POST" else CarerEraseForm()
+    if form.is_bound and form.is_valid():
+        try:
+            services.carer_erase(carer=carer, user=request.user, reason=form.cleaned_data["reason"], request=request)
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, "The carer's personal data has been erased. The reason is in the audit log.")
+        return redirect("families:carer", school_slug=school.slug, carer_id=carer.pk)
+    return render(
+        request,
+        "families/carer_erase.html",
+        _page_context(request, school, carer=carer, form=form, children=carer.pupil_links.count()),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Import: upload → preview → confirm → result
+
+
+def _session_key(school) -> str:
+    return f"families_import:{school.pk}"
+
+
+def _result_key(school) -> str:
+    return f"families_import_result:{school.pk}"
+
+
+def _pending_upload(request, school) -> dict | None:
+    """The upload this user made for this school and has not confirmed or cancelled, if any."""
+    entry = request.session.get(_session_key(school))
+    if not entry:
+        return None
+    try:
+        fresh = timezone.now() - datetime.datetime.fromisoformat(entry["uploaded_at"]) < UPLOAD_MAX_AGE
+        valid = entry["user_id"] == request.user.pk and UPLOAD_NAME.match(entry["name"]) and fresh
+    except (KeyError, TypeError, ValueError):
+        valid = False
+    if not valid:
+        _discard_upload(request, school)
+        return None
+    return entry
+
+
+def _read_upload(entry) -> bytes | None:
+    try:
+        with default_storage.open(entry["name"], "rb") as stored:
+            return stored.read()
+    except FileNotFoundError:
+        return None
+
+
+def _discard_upload(request, school) -> None:
+    entry = request.session.pop(_session_key(school), None)
+    name = entry.get("name", "") if isinstance(entry, dict) else ""
+    if UPLOAD_NAME.match(name or ""):
+        default_storage.delete(name)
+
+
+def _delete_stale_uploads() -> None:
+    """Uploads nobody confirmed or cancelled (a closed tab) are personal data: keep them a day at most."""
+    try:
+        _, names = default_storage.listdir(UPLOAD_DIR)
+    except FileNotFoundError:
+        return
+    cutoff = timezone.now() - UPLOAD_MAX_AGE
+    for name in names:
+        path = f"{UPLOAD_DIR}/{name}"
+        try:
+            if UPLOAD_NAME.match(path) and default_storage.get_modified_time(path) < cutoff:
+                default_storage.delete(path)
+        except (OSError, NotImplementedError):
+            continue
+
+
+@mfa_required
+def import_upload(request, school_slug):
+    school = _school_for(request.user, school_slug)
+    form = ImportUploadForm(request.POST, request.FILES) if request.method == "POST" else ImportUploadForm()
+    if form.is_bound and form.is_valid():
+        upload = form.cleaned_data["file"]
+        _discard_upload(request, school)
+        _delete_stale_uploads()
+        name = default_storage.save(f"{UPLOAD_DIR}/{secrets.token_hex(16)}", ContentFile(upload.read()))
+        request.session[_session_key(school)] = {
+            "name": name,
+            "filename": upload.name[:200],
+            "user_id": request.user.pk,
+            "uploaded_at": timezone.now().isoformat(),
+        }
+        return redirect("families:import_preview", school_slug=school.slug)
+    return render(request, "families/import_upload.html", _page_context(request, school, form=form))
+
+
+def _no_pending_upload(request, school):
+    messages.info(request, "There is no import waiting for you to confirm. Upload a file to start one.")
+    return redirect("families:import_upload", school_slug=school.slug)
+
+
+@mfa_required
+def import_preview_page(request, school_slug):
+    school = _school_for(request.user, school_slug)
+    entry = _pending_upload(request, school)
+    data = _read_upload(entry) if entry else None
+    if data is None:
+        _discard_upload(request, school)
+        return _no_pending_upload(request, school)
+    plan = import_preview(school=school, filename=entry["filename"], data=data, user=request.user)
+    if plan.is_valid:
+        # The confirm step checks it is importing exactly this file.
+        request.session[_session_key(school)] = {**entry, "sha256": plan.file_sha256}
+    else:
+        _discard_upload(request, school)  # nothing can be imported from it, so it is not kept
+    return render(request, "families/import_preview.html", _page_context(request, school, plan=plan))
+
+
+@mfa_required
+@require_POST
+def import_confirm(request, school_slug):
+    school = _school_for(request.user, school_slug)
+    entry = _pending_upload(request, school)
+    data = _read_upload(entry) if entry and entry.get("sha256") else None
+    if data is None:
+        _discard_upload(request, school)
+        messages.info(request, "This import has already been confirmed or cancelled, so nothing more was imported.")
+        if request.session.get(_result_key(school)):
+            return redirect("families:import_result", school_slug=school.slug)
+        return redirect("families:import_upload", school_slug=school.slug)
+    try:
+        result = services.families_import(
+            school=school,
+            filename=entry["filename"],
+            data=data,
+            user=request.user,
+            expected_sha256=entry["sha256"],
+            expected_changes_sha256=request.POST.get("changes_sha256", ""),
+            request=request,
+        )
+    except ImportRejected as rejected:
+        plan = rejected.plan
+        if plan is not None and plan.is_valid and not plan.has_changes:
+            # Confirmed twice at once, or someone else imported the same file: it is all in already.
+            _discard_upload(request, school)
+            messages.info(request, "These changes have already been imported, so nothing more was changed.")
+            return redirect("families:pupils", school_slug=school.slug)
+        if plan is not None and plan.is_valid:
+            messages.error(request, " ".join(rejected.messages))
+            return redirect("families:import_preview", school_slug=school.slug)
+        _discard_upload(request, school)
+        messages.error(request, " ".join(rejected.messages))
+        return redirect("families:import_upload", school_slug=school.slug)
+    _discard_upload(request, school)
+    request.session[_result_key(school)] = {
+        "filename": entry["filename"],
+        "rows": result.plan.rows,
+        "counts": result.counts,
+        "applied_at": result.applied_at.isoformat(),
+    }
+    messages.success(request, f"{entry['filename']} has been imported.")
+    return redirect("families:import_result", school_slug=school.slug)
+
+
+@mfa_required
+@require_POST
+def import_cancel(request, school_slug):
+    school = _school_for(request.user, school_slug)
+    _discard_upload(request, school)
+    messages.info(request, "Import cancelled. Nothing was imported and the uploaded file has been deleted.")
+    return redirect("families:import_upload", school_slug=school.slug)
+
+
+@mfa_required
+def import_result(request, school_slug):
+    school = _school_for(request.user, school_slug)
+    result = request.session.get(_result_key(school))
+    if not result:
+        return redirect("families:import_upload", school_slug=school.slug)
+    result = {**result, "applied_at": datetime.datetime.fromisoformat(result["applied_at"])}
+    return render(request, "families/import_result.html", _page_context(request, school, result=result))
+
+
+# ---------------------------------------------------------------------------------------------
+# Audit log
+
+
+@mfa_required
+def audit_log(request, school_slug):
+    school = _school_for(request.user, school_slug)
+    if not permissions.can_read_audit_log(request.user, school):
+        raise Http404("No such page.")
+    form = AuditFilterForm(request.GET)
+    page = Paginator(audit.school_log(school, action=form.value("action")), PAGE_SIZE).get_page(request.GET.get("page"))
+    for event in page:
+        event.summary = audit.summary(event)
+    return render(request, "families/audit_log.html", _page_context(request, school, form=form, page=page))

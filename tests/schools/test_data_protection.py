@@ -1,0 +1,188 @@
+"""Data protection basics: a subject access export of one carer, and erasing a carer's data."""
+
+import html
+import json
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.urls import reverse
+
+from schools import selectors, services
+from schools.models import AuditEvent, Carer, Pupil, PupilCarer, StaffRole
+from tests.factories import StaffRoleFactory
+from tests.schools.factories import CarerFactory, PupilCarerFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def url(name, school, **kwargs):
+    return reverse(f"families:{name}", kwargs={"school_slug": school.slug, **kwargs})
+
+
+@pytest.fixture
+def office(school):
+    return StaffRoleFactory(organisation=school, role=StaffRole.Role.OFFICE).user
+
+
+@pytest.fixture
+def mary(school):
+    """Mary O'Brien: mother of Aoife and Ciarán, with an e-mail address: eligible to sign."""
+    mary = CarerFactory(
+        school=school, mis_id="C1001", title="Mrs", forename="Mary", surname="O'Brien", email="mary@example.org"
+    )
+    PupilCarerFactory(carer=mary, pupil__school=school, pupil__forename="Aoife", pupil__surname="O'Brien",
+                      pupil__mis_id="001001", relationship="Mother", priority=1)
+    PupilCarerFactory(carer=mary, pupil__school=school, pupil__forename="Ciarán", pupil__surname="O'Brien",
+                      pupil__mis_id="001002", relationship="Mother", priority=1)
+    return mary
+
+
+@pytest.fixture
+def as_head(client, verified_client, headteacher):
+    verified_client(client, headteacher)
+    return client
+
+
+# ---------------------------------------------------------------------------------------------
+# Subject access export
+
+
+def test_export_downloads_everything_held_about_the_carer_and_is_audited(client, verified_client, school, office, mary):
+    verified_client(client, office)
+    client.get(url("carer", school, carer_id=mary.pk), REMOTE_ADDR="203.0.113.9")  # a view, to appear in it
+
+    response = client.post(url("carer_export", school, carer_id=mary.pk), REMOTE_ADDR="203.0.113.9")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/json")
+    assert response["Content-Disposition"].startswith(f'attachment; filename="carer-{mary.pk}-subject-access-')
+    assert response["Cache-Control"] == "no-store"
+
+    export = json.loads(response.content)
+    assert export["school"]["name"] == school.name
+    assert export["carer"].items() >= {
+        "mis_id": "C1001", "title": "Mrs", "forename": "Mary", "surname": "O'Brien",
+        "email": "mary@example.org", "erased_at": None, "asked_to_sign": "eligible",
+    }.items()
+    assert [(c["forename"], c["relationship"], c["parental_responsibility"]) for c in export["children"]] == [
+        ("Aoife", "Mother", True), ("Ciarán", "Mother", True)
+    ]
+    assert [e["action"] for e in export["audit_events"]] == ["Viewed a carer's record"]
+    assert "203.0.113.9" not in response.content.decode()  # staff addresses are the staff's data
+
+    event = AuditEvent.objects.filter(action=AuditEvent.Action.EXPORT_CARER_DATA).get()
+    assert (event.actor, event.carer, event.ip_address) == (office, mary, "203.0.113.9")
+
+
+def test_export_is_a_post_so_a_link_or_prefetch_cannot_trigger_it(as_head, school, mary):
+    assert as_head.get(url("carer_export", school, carer_id=mary.pk)).status_code == 405
+    assert not AuditEvent.objects.filter(action=AuditEvent.Action.EXPORT_CARER_DATA).exists()
+
+
+def test_export_service_refuses_staff_of_another_school(other_school, mary):
+    outsider = StaffRoleFactory(organisation=other_school, role=StaffRole.Role.HEADTEACHER).user
+    with pytest.raises(PermissionDenied):
+        services.carer_subject_access_export(carer=mary, user=outsider)
+    assert not AuditEvent.objects.exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# Erasure
+
+
+def test_erasure_removes_personal_data_and_records_reason(as_head, school, headteacher, mary):
+    page = html.unescape(as_head.get(url("carer_erase", school, carer_id=mary.pk)).content.decode())
+    assert "<h1>Erase Mary O'Brien's personal data</h1>" in page and "This cannot be undone" in page
+
+    response = as_head.post(
+        url("carer_erase", school, carer_id=mary.pk),
+        {"reason": "Erasure request ref DP-2026-014, received 3 November 2026", "confirm": "on"},
+        REMOTE_ADDR="203.0.113.9",
+        follow=True,
+    )
+    assert "The carer's personal data has been erased" in html.unescape(response.content.decode())
+
+    mary.refresh_from_db()
+    assert (mary.title, mary.forename, mary.surname, mary.email) == ("", "Erased", f"carer #{mary.pk}", "")
+    assert mary.mis_id == f"erased-{mary.pk}" and mary.erased_at is not None
+    assert not PupilCarer.objects.filter(carer=mary).exists()
+    assert Pupil.objects.filter(school=school).count() == 2  # the children are untouched
+    assert not selectors.eligible_carers(school).filter(pk=mary.pk).exists()
+
+    event = AuditEvent.objects.get(action=AuditEvent.Action.ERASE_CARER)
+    assert (event.actor, event.carer, event.ip_address) == (headteacher, mary, "203.0.113.9")
+    assert event.detail == {"reason": "Erasure request ref DP-2026-014, received 3 November 2026", "links_removed": 2}
+
+    # Nowhere on the carer's page, the log or an export does the old name or e-mail appear.
+    pages = [
+        as_head.get(url("carer", school, carer_id=mary.pk)).content.decode(),
+        as_head.get(url("audit_log", school)).content.decode(),
+        as_head.post(url("carer_export", school, carer_id=mary.pk)).content.decode(),
+    ]
+    for text in map(html.unescape, pages):
+        assert "Mary" not in text and "mary@example.org" not in text and "C1001" not in text
+    assert "DP-2026-014" in html.unescape(pages[1])
+
+
+def test_erasure_needs_a_reason_and_a_confirmation(as_head, school, mary):
+    response = as_head.post(url("carer_erase", school, carer_id=mary.pk), {"reason": "   "})
+    page = html.unescape(response.content.decode())
+    assert 'role="alert"' in page and "There is a problem" in page
+    assert "Give the reason for erasing this carer's data." in page
+    assert "Confirm that you understand this cannot be undone." in page
+    mary.refresh_from_db()
+    assert mary.forename == "Mary" and mary.erased_at is None
+    assert not AuditEvent.objects.filter(action=AuditEvent.Action.ERASE_CARER).exists()
+
+
+def test_office_staff_cannot_erase_a_carer(client, verified_client, school, office, mary):
+    verified_client(client, office)
+    assert client.get(url("carer_erase", school, carer_id=mary.pk)).status_code == 404
+    response = client.post(url("carer_erase", school, carer_id=mary.pk), {"reason": "asked", "confirm": "on"})
+    assert response.status_code == 404
+    mary.refresh_from_db()
+    assert mary.erased_at is None
+    with pytest.raises(PermissionDenied):
+        services.carer_erase(carer=mary, user=office, reason="asked")
+
+
+def test_a_carer_is_erased_once(as_head, school, headteacher, mary):
+    services.carer_erase(carer=mary, user=headteacher, reason="DP-1")
+    with pytest.raises(ValidationError, match="already been erased"):
+        services.carer_erase(carer=mary, user=headteacher, reason="DP-2")
+    response = as_head.get(url("carer_erase", school, carer_id=mary.pk), follow=True)
+    assert "already been erased" in html.unescape(response.content.decode())
+    assert AuditEvent.objects.filter(action=AuditEvent.Action.ERASE_CARER).count() == 1
+
+
+def test_erasure_and_its_audit_event_are_stored_together_or_not_at_all(monkeypatch, headteacher, mary):
+    def broken_log(**kwargs):
+        raise RuntimeError("the audit log is unavailable")
+
+    monkeypatch.setattr(services, "audit_record", broken_log)
+    with pytest.raises(RuntimeError):
+        services.carer_erase(carer=mary, user=headteacher, reason="DP-1")
+    mary.refresh_from_db()
+    assert mary.forename == "Mary" and mary.erased_at is None
+    assert PupilCarer.objects.filter(carer=mary).count() == 2
+
+
+def test_an_erased_carer_is_kept_so_evidence_pointing_at_them_survives(headteacher, mary):
+    services.carer_erase(carer=mary, user=headteacher, reason="DP-1")
+    assert Carer.objects.filter(pk=mary.pk).exists()
+
+
+def test_a_later_import_does_not_bring_the_erased_data_back_into_the_erased_row(headteacher, school, mary):
+    from schools.imports import import_apply
+
+    services.carer_erase(carer=mary, user=headteacher, reason="DP-1")
+    export = (
+        "Adno,Legal Surname,Legal Forename,Year,Reg,Contact ID,Contact Forename,Contact Surname,Relationship,"
+        "Parental Responsibility,Primary Email,Priority\r\n"
+        "001001,O'Brien,Aoife,Year 3,3B,C1001,Mary,O'Brien,Mother,Yes,mary@example.org,1\r\n"
+    ).encode()
+    import_apply(school=school, filename="sims.csv", data=export)
+    mary.refresh_from_db()
+    assert mary.forename == "Erased" and mary.email == ""
+    # The MIS still lists her, so she comes back as a new carer: the school must remove her there too.
+    assert Carer.objects.filter(school=school, mis_id="C1001", erased_at__isnull=True).count() == 1
+    assert Pupil.objects.filter(school=school).count() == 2
