@@ -57,6 +57,7 @@ def dashboard(request):
         {
             "overviews": [selectors.code_overview(code) for code in codes],
             "schools": schools,
+            "family_schools": set(permissions.family_schools(request.user)),
             "roles": request.user.staff_roles.select_related("organisation"),
         },
     )

@@ -1,15 +1,68 @@
-"""Signing: one place for the rules of asking a carer to sign and recording what they sign."""
+"""Signing: one place for the rules of asking a carer to sign and recording what they sign.
+
+The e-mailed link is the carer's only key. Looking it up never changes anything but "opened";
+only an explicit submit signs. A declaration is recorded once per carer and version, in one
+transaction with its audit event, against the version in force when it was submitted; any
+e-mail it causes is written to the outbox in the same transaction and queued on commit.
+"""
+
+from __future__ import annotations
 
 import datetime
+import uuid
 
-from django.db import transaction
-from django.db.models import F
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F, Max
 from django.utils import timezone
 
-from declarations.models import SigningRequest
-from declarations.tokens import new_token
+from codes.models import CodeVersion
+from codes.services import declaration_text
+from declarations import selectors
+from declarations.models import Declaration, Decline, OutboxMessage, SigningRequest
+from declarations.tokens import hash_token, new_token
+from schools.audit import audit_record
+from schools.models import AuditEvent, Carer, Pupil
+from schools.selectors import carer_is_eligible
 
 DEFAULT_LINK_DAYS = 60
+USER_AGENT_LENGTH = 1000
+TOKEN_MAX_LENGTH = 100  # ours are 43 characters; anything much longer is not one of ours
+
+# Audit log actions for signing (schools.models.AuditEvent.action).
+AUDIT_SIGN = AuditEvent.Action.SIGN
+AUDIT_DECLINE = AuditEvent.Action.DECLINE
+AUDIT_PAPER = AuditEvent.Action.RECORD_PAPER_DECLARATION
+AUDIT_REISSUE = AuditEvent.Action.REISSUE_LINK
+
+
+class SigningRefused(Exception):
+    """The carer cannot do what they asked; the message says why, in plain English."""
+
+
+class LinkNotFound(SigningRefused):
+    """No link has this token: mistyped, tampered with, or replaced by a newer one."""
+
+
+class LinkExpired(SigningRefused):
+    def __init__(self, signing_request: SigningRequest):
+        super().__init__("This link has expired.")
+        self.signing_request = signing_request
+
+
+class VersionChanged(SigningRefused):
+    """A newer version came into force while the carer was reading the one shown."""
+
+    def __init__(self, version: CodeVersion | None):
+        super().__init__("The school has published a new version of its code since this page was opened.")
+        self.version = version
+
+
+class NothingToSign(SigningRefused):
+    """The school has no version in force, or the carer is no longer asked to sign."""
+
+
+# Links.
 
 
 def signing_request_for(*, carer, version) -> SigningRequest:
@@ -21,11 +74,14 @@ def signing_request_for(*, carer, version) -> SigningRequest:
 
 
 @transaction.atomic
-def link_issue(*, signing_request: SigningRequest, valid_days: int = DEFAULT_LINK_DAYS) -> str:
+def link_issue(*, signing_request: SigningRequest, valid_days: int | None = None) -> str:
     """Make a new link for this request and return its token, which is never stored.
 
-    Any earlier link for the request stops working at once (its hash is replaced).
+    Any earlier link for the request stops working at once (its hash is replaced). The link
+    works for the school's chosen number of days (60 unless the school says otherwise).
     """
+    if valid_days is None:
+        valid_days = signing_request.school.link_valid_days or DEFAULT_LINK_DAYS
     token, token_hash = new_token()
     now = timezone.now()
     updated = SigningRequest.objects.filter(pk=signing_request.pk).update(
@@ -38,3 +94,360 @@ def link_issue(*, signing_request: SigningRequest, valid_days: int = DEFAULT_LIN
     signing_request.refresh_from_db()
     return token
 
+
+def link_check(*, token: str) -> SigningRequest:
+    """The request this link is for, changing nothing (a HEAD, or any check).
+
+    Raises LinkNotFound for an unknown, tampered or replaced link, LinkExpired for an expired one.
+    """
+    if not token or len(token) > TOKEN_MAX_LENGTH:
+        raise LinkNotFound("This link is not recognised.")
+    signing_request = (
+        SigningRequest.objects.select_related("school", "carer", "version")
+        .filter(token_hash=hash_token(token))
+        .first()
+    )
+    if signing_request is None:
+        raise LinkNotFound("This link is not recognised.")
+    if not link_is_live(signing_request):
+        raise LinkExpired(signing_request)
+    return signing_request
+
+
+def link_is_live(signing_request: SigningRequest, now: datetime.datetime | None = None) -> bool:
+    return signing_request.expires_at is not None and signing_request.expires_at > (now or timezone.now())
+
+
+def link_opened(*, signing_request: SigningRequest) -> None:
+    """Record that the link was opened, the first time only. Opening is not signing."""
+    if signing_request.opened_at is None:
+        now = timezone.now()
+        if SigningRequest.objects.filter(pk=signing_request.pk, opened_at__isnull=True).update(opened_at=now):
+            signing_request.opened_at = now
+
+
+@transaction.atomic
+def link_reissue(*, signing_request: SigningRequest, actor=None, http_request=None) -> OutboxMessage:
+    """Replace the carer's link (the old one stops working at once) and queue an e-mail with a
+    new one. With an `actor`, the member of staff who asked is recorded in the audit log."""
+    signing_request = (
+        SigningRequest.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("carer", "school", "version")
+        .get(pk=signing_request.pk)
+    )
+    carer = signing_request.carer
+    if not carer.email:
+        raise ValidationError("The school has no e-mail address for this carer: record a paper form instead.")
+    link_issue(signing_request=signing_request)
+    kind = OutboxMessage.Kind.NEW_LINK
+    sequence = _next_sequence(carer=carer, version_id=signing_request.version_id, kind=kind)
+    message = _queue_email(carer=carer, version_id=signing_request.version_id, kind=kind, sequence=sequence)
+    if actor is not None:
+        audit_record(
+            actor=actor,
+            school=signing_request.school,
+            action=AUDIT_REISSUE,
+            carer=carer,
+            detail={"version": signing_request.version.number, "request": signing_request.pk},
+            request=http_request,
+        )
+    return message
+
+
+def new_link_request(*, email: str) -> int:
+    """A carer asked for a new link by e-mail address. For each carer with that address whom
+    their school has asked to sign, and who is not yet up to date, replace the link and queue an
+    e-mail with the new one. Returns how many were queued; callers never tell the asker."""
+    email = (email or "").strip()
+    if not email:
+        return 0
+    queued = 0
+    for carer in Carer.objects.filter(email__iexact=email, erased_at__isnull=True).select_related("school"):
+        if not carer_is_eligible(carer):
+            continue
+        version = selectors.version_to_sign(carer.school)
+        if version is None or selectors.current_declaration(carer, version) is not None:
+            continue
+        outstanding = selectors.outstanding_request(carer, version)
+        if outstanding is None:
+            continue  # the school has not asked them yet: not ours to start
+        link_reissue(signing_request=outstanding)
+        queued += 1
+    return queued
+
+
+# What the carer is asked to sign.
+
+
+def statement_for(*, carer: Carer, version: CodeVersion, children: list[Pupil] | None = None, name: str = "") -> str:
+    """The declaration statement of `version` filled in with the carer's name and the children
+    named: exactly what is shown, and exactly what is recorded."""
+    if children is None:
+        children = selectors.children_to_name(carer)
+    return declaration_text(
+        version,
+        school_name=carer.school.name,
+        carer=name or carer.full_name,
+        children=selectors.names_in_words([child.full_name for child in children]),
+    )
+
+
+def signing_version_for(signing_request: SigningRequest) -> CodeVersion:
+    """The version the carer holding this request is asked to sign now: the version in force at
+    their school. Raises NothingToSign when there is none or the carer is no longer asked."""
+    carer = signing_request.carer
+    if carer.erased_at is not None or not selectors.children_to_name(carer):
+        raise NothingToSign("You are not currently asked to sign a code of conduct at this school.")
+    version = selectors.version_to_sign(signing_request.school)
+    if version is None:
+        raise NothingToSign("This school has no code of conduct in force to sign.")
+    return version
+
+
+# Signing and declining.
+
+
+def declaration_sign(
+    *,
+    signing_request: SigningRequest,
+    version_id_shown: int,
+    typed_name: str,
+    agreed: bool,
+    ip: str | None,
+    user_agent: str,
+) -> Declaration:
+    """Record the carer's declaration of the version shown to them, and return it.
+
+    Guarantees: refused (VersionChanged) unless the version shown is still the version in force;
+    refused (LinkExpired) once the link has expired; one declaration per carer and version, so a
+    second submit, or two at once, returns the first; the declaration, its audit event and the
+    confirmation e-mail's outbox row are written together or not at all, and the e-mail is queued
+    only once they are committed.
+    """
+    typed_name = " ".join((typed_name or "").split())
+    if not typed_name:
+        raise ValidationError({"typed_name": "Type your full name to sign"})
+    if not agreed:
+        raise ValidationError({"agreed": "Tick the box to confirm you agree"})
+    with transaction.atomic():
+        # Submits for one link queue up here; the second finds the first one's declaration.
+        # NO KEY: a paper form recorded at the same moment only needs to see that this row
+        # exists (its foreign key); blocking it here would deadlock on the unique constraint.
+        locked = (
+            SigningRequest.objects.select_for_update(no_key=True, of=("self",))
+            .select_related("carer__school", "school", "version")
+            .get(pk=signing_request.pk)
+        )
+        if not link_is_live(locked):
+            raise LinkExpired(locked)
+        version = signing_version_for(locked)
+        carer = locked.carer
+        existing = selectors.current_declaration(carer, version)
+        if existing is not None:
+            return existing
+        if version.pk != version_id_shown:
+            raise VersionChanged(version)
+        request_for_version = locked if locked.version_id == version.pk else signing_request_for(
+            carer=carer, version=version
+        )
+        children = selectors.children_to_name(carer)
+        try:
+            with transaction.atomic():  # a savepoint: the constraint may refuse a racing second row
+                declaration = Declaration.objects.create(
+                    school=locked.school,
+                    carer=carer,
+                    version=version,
+                    version_fingerprint=version.fingerprint,
+                    request=request_for_version,
+                    carer_name=carer.full_name,
+                    children_named=[{"id": child.pk, "name": child.full_name} for child in children],
+                    statement=statement_for(carer=carer, version=version, children=children),
+                    typed_name=typed_name,
+                    agreed=True,
+                    signed_at=timezone.now(),
+                    ip_address=ip or None,
+                    user_agent=(user_agent or "")[:USER_AGENT_LENGTH],
+                    method=Declaration.Method.ONLINE,
+                )
+        except IntegrityError:
+            return Declaration.objects.get(carer=carer, version=version)
+        audit_record(
+            actor=None,
+            school=locked.school,
+            action=AUDIT_SIGN,
+            carer=carer,
+            detail={"version": version.number, "declaration": declaration.pk, "method": "online"},
+        )
+        if carer.email:
+            _queue_email(carer=carer, version_id=version.pk, kind=OutboxMessage.Kind.CONFIRMATION)
+    return declaration
+
+
+@transaction.atomic
+def declaration_decline(
+    *,
+    signing_request: SigningRequest,
+    version_id_shown: int,
+    message: str,
+    ip: str | None,
+    user_agent: str,
+) -> Decline:
+    """Record that the carer does not wish to sign the version in force, with their message for
+    the school. Signing is never compulsory; a carer who has declined may still sign later.
+    Declining twice keeps the first; a carer who has signed cannot decline."""
+    locked = (
+        SigningRequest.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("carer__school", "school", "version")
+        .get(pk=signing_request.pk)
+    )
+    if not link_is_live(locked):
+        raise LinkExpired(locked)
+    version = signing_version_for(locked)
+    carer = locked.carer
+    if selectors.current_declaration(carer, version) is not None:
+        raise SigningRefused("You have already signed this version of the code.")
+    if version.pk != version_id_shown:
+        raise VersionChanged(version)
+    existing = Decline.objects.filter(carer=carer, version=version).first()
+    if existing is not None:
+        return existing
+    decline = Decline.objects.create(
+        school=locked.school,
+        carer=carer,
+        version=version,
+        request=locked if locked.version_id == version.pk else signing_request_for(carer=carer, version=version),
+        message=(message or "").strip(),
+        declined_at=timezone.now(),
+        ip_address=ip or None,
+        user_agent=(user_agent or "")[:USER_AGENT_LENGTH],
+    )
+    audit_record(
+        actor=None,
+        school=locked.school,
+        action=AUDIT_DECLINE,
+        carer=carer,
+        detail={"version": version.number, "decline": decline.pk},
+    )
+    return decline
+
+
+PAPER_SCAN_TYPES = {  # what the first bytes of a file must be, and the extension we give it
+    b"%PDF-": "pdf",
+    b"\xff\xd8\xff": "jpg",
+    b"\x89PNG\r\n\x1a\n": "png",
+}
+PAPER_SCAN_MAX_BYTES = 10 * 1024 * 1024
+
+
+def paper_scan_kind(upload) -> str | None:
+    """'pdf', 'jpg' or 'png' by the file's content (never its name or declared type), or None."""
+    upload.seek(0)
+    head = upload.read(16)
+    upload.seek(0)
+    for magic, extension in PAPER_SCAN_TYPES.items():
+        if head.startswith(magic):
+            return extension
+    return None
+
+
+def declaration_record_paper(
+    *,
+    carer: Carer,
+    version: CodeVersion,
+    signed_on: datetime.date,
+    name_as_written: str,
+    children: list[Pupil],
+    scan,
+    recorded_by,
+    http_request=None,
+) -> Declaration:
+    """Record a declaration the carer signed on paper, with the scan, by a named member of staff.
+
+    Guarantees: the date is not in the future nor before the version was published; the scan is a
+    PDF, JPEG or PNG (by content) of at most 10 MB, stored under a name that says nothing about
+    the family; one declaration per carer and version; the audit event names the staff member.
+    """
+    name_as_written = " ".join((name_as_written or "").split())
+    errors = {}
+    if not name_as_written:
+        errors["name_as_written"] = "Enter the name as the carer wrote it on the form"
+    if signed_on > timezone.localdate():
+        errors["signed_on"] = "The date signed cannot be in the future"
+    elif version.published_at and signed_on < timezone.localdate(version.published_at):
+        errors["signed_on"] = (
+            f"The date signed cannot be before this version was published "
+            f"({timezone.localdate(version.published_at):%-d %B %Y})"
+        )
+    if not children:
+        errors["children"] = "Choose the children named on the form"
+    elif any(child.school_id != carer.school_id for child in children):
+        errors["children"] = "Choose only children at this school"
+    extension = None
+    if scan is None:
+        errors["scan"] = "Upload a scan or photo of the signed form"
+    elif scan.size > PAPER_SCAN_MAX_BYTES:
+        errors["scan"] = "The file must be 10 MB or smaller"
+    else:
+        extension = paper_scan_kind(scan)
+        if extension is None:
+            errors["scan"] = "The file must be a PDF, JPEG or PNG"
+    if errors:
+        raise ValidationError(errors)
+    scan.name = f"{uuid.uuid4().hex}.{extension}"
+    local_noon = datetime.datetime.combine(signed_on, datetime.time(12, 0))
+    with transaction.atomic():
+        if Declaration.objects.filter(carer=carer, version=version).exists():
+            raise ValidationError("This carer has already signed this version.")
+        try:
+            with transaction.atomic():
+                declaration = Declaration.objects.create(
+                    school=carer.school,
+                    carer=carer,
+                    version=version,
+                    version_fingerprint=version.fingerprint,
+                    request=SigningRequest.objects.filter(carer=carer, version=version).first(),
+                    carer_name=carer.full_name,
+                    children_named=[{"id": child.pk, "name": child.full_name} for child in children],
+                    statement=statement_for(carer=carer, version=version, children=children, name=name_as_written),
+                    typed_name=name_as_written,
+                    agreed=True,
+                    signed_at=timezone.make_aware(local_noon),
+                    method=Declaration.Method.PAPER,
+                    recorded_by=recorded_by,
+                    paper_scan=scan,
+                )
+        except IntegrityError:
+            raise ValidationError("This carer has already signed this version.") from None
+        audit_record(
+            actor=recorded_by,
+            school=carer.school,
+            action=AUDIT_PAPER,
+            carer=carer,
+            detail={"version": version.number, "declaration": declaration.pk, "method": "paper"},
+            request=http_request,
+        )
+    return declaration
+
+
+# The outbox.
+
+
+def _next_sequence(*, carer: Carer, version_id: int, kind: str) -> int:
+    latest = OutboxMessage.objects.filter(carer=carer, version_id=version_id, kind=kind).aggregate(n=Max("sequence"))
+    return (latest["n"] or 0) + 1
+
+
+def _queue_email(*, carer: Carer, version_id: int, kind: str, sequence: int = 0) -> OutboxMessage:
+    """Write the e-mail to the outbox now; ask a worker to send it once this transaction commits
+    (never before: a worker must not find a row that may yet be rolled back)."""
+    message, _ = OutboxMessage.objects.get_or_create(
+        carer=carer,
+        version_id=version_id,
+        kind=kind,
+        sequence=sequence,
+        defaults={"school_id": carer.school_id, "to_address": carer.email},
+    )
+    from declarations.tasks import send_outbox_message  # tasks import the sending rules, which import these
+
+    transaction.on_commit(lambda: send_outbox_message.enqueue(message.pk))
+    return message

@@ -4,7 +4,10 @@ from django.urls import include, path
 urlpatterns = [
     path("staff/account/", include("schools.account_urls")),
     path("staff/families/", include("schools.urls")),
+    path("staff/declarations/", include("declarations.staff_urls")),
+    path("staff/sending/", include("declarations.sending_urls")),
     path("staff/", include("codes.staff_urls")),
     path("admin/", admin.site.urls),
+    path("sign/", include("declarations.urls")),
     path("", include("codes.urls")),
 ]

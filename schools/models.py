@@ -1,7 +1,7 @@
 """Organisations (associations and schools) and the staff who act for them."""
 
 from django.conf import settings
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -36,6 +36,13 @@ class Organisation(models.Model):
     # Simple branding.
     logo = models.ImageField(upload_to="logos/", blank=True)
     brand_colour = models.CharField(max_length=7, default="#1d4f91", validators=[hex_colour])
+    # Settings a school chooses.
+    link_valid_days = models.PositiveSmallIntegerField(
+        "days a signing link works",
+        default=60,
+        validators=[MinValueValidator(1), MaxValueValidator(365)],
+        help_text="How long each e-mailed link to sign works before the carer must ask for a new one.",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -215,6 +222,11 @@ class AuditEvent(models.Model):
         CHANGE = "change", "Changed personal data"
         EXPORT_CARER_DATA = "export_carer_data", "Exported a carer's data (subject access request)"
         ERASE_CARER = "erase_carer", "Erased a carer's personal data"
+        SEND_INVITATIONS = "send_invitations", "Sent invitations to sign"
+        REISSUE_LINK = "reissue_link", "Re-issued a carer's signing link"
+        SIGN = "sign", "A carer signed online"
+        DECLINE = "decline", "A carer declined to sign"
+        RECORD_PAPER_DECLARATION = "record_paper_declaration", "Recorded a paper declaration"
 
     at = models.DateTimeField("when", default=timezone.now, editable=False)
     actor = models.ForeignKey(

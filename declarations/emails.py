@@ -1,0 +1,292 @@
+"""The e-mails a carer gets: what they say, in plain text and HTML. Rendering only.
+
+Nothing here writes to the database or sends anything (declarations/invitations.py does both).
+Every e-mail comes from the school: its name on the portal's sending address, Reply-To the
+school's own address when it has one. An invitation is the school's covering letter for that
+version with its placeholders filled, then one link. The token in the link is handed in by the
+caller and is never kept.
+
+The plain-text part is wrapped at 70 characters so it travels as readable 7bit/8bit text (not
+quoted-printable): in the demo the saved .log files can be read, and the link clicked, as is.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+import textwrap
+from dataclasses import dataclass
+from email.headerregistry import Address
+from email.utils import parseaddr
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.template.loader import render_to_string
+from django.urls import NoReverseMatch, reverse
+from django.utils import dateformat, timezone
+from django.utils.safestring import SafeString, mark_safe
+
+from codes.markup import render_markdown
+from declarations.models import OutboxMessage
+from schools.models import StaffRole
+
+# The signing pages (declarations/views.py, "signing:link") swap this link's token for a session.
+SIGN_PATH = "/sign/t/{token}/"
+
+# The carer's postal address is not held, so letter lines made only of these are removed.
+ADDRESS_TOKENS = ("address_line_one", "address_line_two", "address_line_three", "town", "county", "postcode")
+NO_HEADTEACHER_NAME = "The Headteacher"
+NO_PHONE = "the school office"
+TEXT_WIDTH = 70
+
+# Used when a version has no covering letter of its own (Peartree Spring, Alsop High).
+DEFAULT_LETTER = """Dear parent or carer,
+
+{school} asks every parent and carer to read its social media code of conduct and to sign to say \
+that they have read it and will follow it.
+
+If you have any questions, please contact the school on {contact_number}.
+
+Kind regards,
+
+{sender_name}
+
+{sender_job_title}
+"""
+
+Kind = OutboxMessage.Kind
+REMINDER_KINDS = {Kind.REMINDER_1: 1, Kind.REMINDER_2: 2, Kind.REMINDER_3: 3}
+
+
+@dataclass(frozen=True)
+class Letter:
+    """A covering letter with its placeholders filled, ready for both parts of an e-mail."""
+
+    text: str
+    html: SafeString
+
+
+# Dates and addresses.
+
+
+def long_date(day: datetime.date | datetime.datetime) -> str:
+    """22 November 2026 (a datetime is shown on its local date)."""
+    if isinstance(day, datetime.datetime):
+        day = timezone.localtime(day).date()
+    return dateformat.format(day, "j F Y")
+
+
+def school_from_address(school) -> str:
+    """The school's name on the portal's own sending address: "Whitefield Primary School" <no-reply@…>."""
+    _, address = parseaddr(settings.DEFAULT_FROM_EMAIL)
+    return str(Address(display_name=school.name, addr_spec=address or "no-reply@localhost"))
+
+
+def sign_link(token: str) -> str:
+    try:
+        path = reverse("signing:link", kwargs={"token": token})
+    except NoReverseMatch:  # the signing pages not mounted (a test URLconf, say): their documented path
+        path = SIGN_PATH.format(token=token)
+    return settings.PORTAL_BASE_URL + path
+
+
+def school_page_link(school) -> str:
+    try:
+        return settings.PORTAL_BASE_URL + reverse("public:organisation", args=[school.slug])
+    except NoReverseMatch:  # pragma: no cover - the public pages are always mounted
+        return settings.PORTAL_BASE_URL + "/"
+
+
+def letter_sender(school) -> tuple[str, str]:
+    """Who signs the letter: the school's headteacher (name, job title), or "The Headteacher"."""
+    role = (
+        StaffRole.objects.filter(organisation=school, role=StaffRole.Role.HEADTEACHER)
+        .select_related("user")
+        .order_by("pk")
+        .first()
+    )
+    if role is None:
+        return NO_HEADTEACHER_NAME, ""
+    name = role.user.get_full_name().strip()
+    if not name:
+        return NO_HEADTEACHER_NAME, ""
+    return name, role.job_title or "Headteacher"
+
+
+# The covering letter.
+
+
+def fill_placeholders(text: str, values: dict[str, str]) -> str:
+    """Replace {name} placeholders; address lines (not held) go; unknown placeholders stay visible."""
+    address = "|".join(ADDRESS_TOKENS)
+    text = re.sub(rf"(?m)^[ \t]*(\{{(?:{address})\}}[ \t,]*)+\n?", "", text)
+    text = re.sub(rf"\{{(?:{address})\}},?[ \t]*", "", text)
+
+    def replace(match):
+        name = match.group(1)
+        return values[name] if name in values else match.group(0)
+
+    text = re.sub(r"\{([a-z_]+)\}", replace, text)
+    # A filled value that is empty (no job title) leaves an empty line: tidy the paragraph breaks.
+    text = re.sub(r"\n[ \t]+\n", "\n\n", text)
+    return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
+
+
+def markdown_to_text(markdown: str, *, width: int = TEXT_WIDTH) -> str:
+    """Plain text from the letter's Markdown: no # or ** marks, links as "text (address)", wrapped."""
+    text = re.sub(r"\[([^\]]+)\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)", r"\1 (\2)", markdown)
+    text = re.sub(r"(\*\*|__)(.+?)\1", r"\2", text)
+    text = re.sub(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])", r"\1", text)
+    text = re.sub(r"(?<![\w_])_(?!\s)(.+?)(?<!\s)_(?![\w_])", r"\1", text)
+    text = re.sub(r"\\([\\`*_{}\[\]()#+\-.!>])", r"\1", text)
+    blocks = []
+    for paragraph in re.split(r"\n[ \t]*\n", text.strip()):
+        items = []  # [first-line prefix, following-lines prefix, words, open for continuation]
+        for line in paragraph.splitlines():
+            heading = re.match(r"^#{1,6}\s+(.*?)\s*#*\s*$", line)
+            bullet = re.match(r"^\s*[-*+]\s+(.*)$", line)
+            number = re.match(r"^\s*(\d+[.)])\s+(.*)$", line)
+            if heading:
+                items.append(["", "", heading.group(1), False])
+            elif bullet:
+                items.append(["- ", "  ", bullet.group(1), True])
+            elif number:
+                prefix = number.group(1) + " "
+                items.append([prefix, " " * len(prefix), number.group(2), True])
+            elif items and items[-1][3]:
+                items[-1][2] += " " + line.strip()
+            else:
+                items.append(["", "", line.strip(), True])
+        blocks.append("\n".join(_wrap(words, width, first, rest) for first, rest, words, _ in items))
+    return "\n\n".join(block for block in blocks if block.strip()).strip() + "\n"
+
+
+def _wrap(text: str, width: int, first: str, rest: str) -> str:
+    return textwrap.fill(
+        text.strip(),
+        width=width,
+        initial_indent=first,
+        subsequent_indent=rest,
+        break_long_words=False,
+        break_on_hyphens=False,
+    ) or first.rstrip()
+
+
+def letter_html(markdown: str) -> SafeString:
+    """The letter through the portal's sanitiser, its headings made bold paragraphs (the e-mail
+    has one heading of its own)."""
+    html = str(render_markdown(markdown))
+    html = re.sub(r"<h[2-6]>(.*?)</h[2-6]>", r"<p><strong>\1</strong></p>", html, flags=re.S)
+    return mark_safe(html)
+
+
+def covering_letter(*, school, version, today: datetime.date | None = None, sender=None) -> Letter:
+    """The version's covering letter for this school, placeholders filled, in text and HTML.
+
+    {school} → the school's name; {contact_number} → its phone (or "the school office");
+    {date} → today, e.g. 22 November 2026; {sender_name} and {sender_job_title} → the school's
+    headteacher (or "The Headteacher"); address lines → removed, as no address is held.
+    """
+    today = today or timezone.localdate()
+    sender_name, sender_job_title = sender or letter_sender(school)
+    values = {
+        "school": school.name,
+        "contact_number": school.phone.strip() or NO_PHONE,
+        "date": long_date(today),
+        "sender_name": sender_name,
+        "sender_job_title": sender_job_title,
+    }
+    filled = fill_placeholders(version.covering_letter.strip() or DEFAULT_LETTER, values)
+    return Letter(text=markdown_to_text(filled), html=letter_html(filled))
+
+
+# Whole e-mails.
+
+
+def subject_for(kind: str, school) -> str:
+    if kind == Kind.INVITATION:
+        return f"Please read and sign {school.name}'s social media code of conduct"
+    if kind in REMINDER_KINDS:
+        return f"Reminder: please read and sign {school.name}'s social media code of conduct"
+    if kind == Kind.NEW_LINK:
+        return f"Your new link to sign {school.name}'s social media code of conduct"
+    if kind == Kind.CONFIRMATION:
+        return f"Thank you for signing {school.name}'s social media code of conduct"
+    raise ValueError(f"No e-mail for outbox kind {kind!r}")
+
+
+def email_for(
+    message: OutboxMessage,
+    *,
+    token: str | None = None,
+    expires_at: datetime.datetime | None = None,
+    declaration=None,
+    letter: Letter | None = None,
+    today: datetime.date | None = None,
+) -> EmailMultiAlternatives:
+    """The e-mail for one outbox row, addressed to the carer's current address.
+
+    Invitations, reminders and new links need the link's `token` and `expires_at`; a
+    confirmation needs the `declaration`. `letter` lets a caller sending many invitations fill
+    the covering letter once.
+    """
+    school, carer, version, kind = message.school, message.carer, message.version, message.kind
+    subject = subject_for(kind, school)
+    context = {
+        "kind": kind,
+        "school": school,
+        "carer": carer,
+        "version": version,
+        "subject": subject,
+        "reminder_number": REMINDER_KINDS.get(kind),
+        "contact_number": school.phone.strip(),
+        "reply_to_school": bool(school.email),
+        "school_page": school_page_link(school),
+    }
+    if kind == Kind.CONFIRMATION:
+        if declaration is None:
+            raise ValueError("A confirmation e-mail needs the declaration it confirms.")
+        context.update(declaration=declaration, signed_on=long_date(declaration.signed_at), template="confirmation")
+    else:
+        if not token or expires_at is None:
+            raise ValueError(f"A {kind} e-mail needs a link token and its expiry.")
+        context.update(link=sign_link(token), expires_on=long_date(expires_at))
+        if kind == Kind.INVITATION:
+            context.update(
+                letter=letter or covering_letter(school=school, version=version, today=today),
+                template="invitation",
+            )
+        elif kind in REMINDER_KINDS:
+            context["template"] = "reminder"
+        else:
+            context["template"] = "new_link"
+    template = context["template"]
+    text = _tidy_text(render_to_string(f"emails/{template}.txt", context))
+    html = render_to_string(f"emails/{template}.html", context)
+    email = EmailMultiAlternatives(
+        subject=subject,
+        body=text,
+        from_email=school_from_address(school),
+        to=[carer.email],
+        reply_to=[school.email] if school.email else None,
+        headers={"Auto-Submitted": "auto-generated"},
+    )
+    email.attach_alternative(html, "text/html")
+    return email
+
+
+def _tidy_text(text: str) -> str:
+    """Template whitespace out of the plain-text part; paragraphs wrapped, links on their own line."""
+    paragraphs = [p.strip("\n") for p in re.split(r"\n[ \t]*\n", text)]
+    wrapped = []
+    for paragraph in paragraphs:
+        if not paragraph.strip():
+            continue
+        lines = [line.rstrip() for line in paragraph.splitlines()]
+        wrapped.append(
+            "\n".join(
+                line if len(line) <= TEXT_WIDTH or "://" in line else _wrap(line, TEXT_WIDTH, "", "")
+                for line in lines
+            )
+        )
+    return "\n\n".join(wrapped) + "\n"

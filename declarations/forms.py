@@ -1,0 +1,107 @@
+"""Forms for signing, declining, asking for a new link and recording a paper form.
+
+They parse input and word errors in plain English; the rules themselves are in
+declarations/services.py.
+"""
+
+from django import forms
+from django.utils import timezone
+
+from declarations import services
+
+
+class SignForm(forms.Form):
+    typed_name = forms.CharField(
+        label="Your full name",
+        max_length=200,
+        error_messages={
+            "required": "Type your full name to sign",
+            "max_length": "Your name must be 200 characters or fewer",
+        },
+        widget=forms.TextInput(attrs={"autocomplete": "name", "spellcheck": "false"}),
+    )
+    agreed = forms.BooleanField(
+        label="I agree",
+        error_messages={"required": "Tick the box to confirm you agree"},
+    )
+    version = forms.IntegerField(widget=forms.HiddenInput)
+
+    def clean_typed_name(self):
+        name = " ".join(self.cleaned_data["typed_name"].split())
+        if not name:
+            raise forms.ValidationError(self.fields["typed_name"].error_messages["required"])
+        return name
+
+
+class DeclineForm(forms.Form):
+    message = forms.CharField(
+        label="Your message for the school (optional)",
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        error_messages={"max_length": "Your message must be 2,000 characters or fewer"},
+        help_text="For example, why you do not want to sign, or a question for the school.",
+    )
+    version = forms.IntegerField(widget=forms.HiddenInput)
+
+
+class NewLinkForm(forms.Form):
+    email = forms.EmailField(
+        label="Your e-mail address",
+        max_length=254,
+        help_text="The address your child's school has for you.",
+        error_messages={
+            "required": "Enter your e-mail address",
+            "invalid": "Enter an e-mail address in the correct format, like name@example.com",
+        },
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "spellcheck": "false"}),
+    )
+
+
+class PaperForm(forms.Form):
+    """A declaration signed on paper, recorded by office staff."""
+
+    signed_on = forms.DateField(
+        label="Date signed",
+        help_text="The date the carer wrote on the form.",
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        error_messages={"required": "Enter the date signed", "invalid": "Enter a real date"},
+    )
+    name_as_written = forms.CharField(
+        label="Name as written on the form",
+        max_length=200,
+        error_messages={"required": "Enter the name as the carer wrote it on the form"},
+    )
+    children = forms.ModelMultipleChoiceField(
+        label="Children named on the form",
+        queryset=None,
+        widget=forms.CheckboxSelectMultiple(attrs={"class": "form-check-input"}),
+        error_messages={"required": "Choose the children named on the form"},
+    )
+    scan = forms.FileField(
+        label="Scan or photo of the signed form",
+        help_text="A PDF, JPEG or PNG file, 10 MB or smaller.",
+        error_messages={"required": "Upload a scan or photo of the signed form", "empty": "The file is empty"},
+        widget=forms.ClearableFileInput(attrs={"accept": "application/pdf,image/jpeg,image/png"}),
+    )
+
+    def __init__(self, *args, children, named_by_default, **kwargs):
+        """`children`: the carer's children on roll to choose from; `named_by_default`: those
+        ticked at first (the ones the carer has parental responsibility for)."""
+        super().__init__(*args, **kwargs)
+        self.fields["children"].queryset = children
+        self.fields["children"].initial = [child.pk for child in named_by_default]
+
+    def clean_signed_on(self):
+        signed_on = self.cleaned_data["signed_on"]
+        if signed_on > timezone.localdate():
+            raise forms.ValidationError("The date signed cannot be in the future")
+        return signed_on
+
+    def clean_scan(self):
+        scan = self.cleaned_data["scan"]
+        if scan.size > services.PAPER_SCAN_MAX_BYTES:
+            raise forms.ValidationError("The file must be 10 MB or smaller")
+        if services.paper_scan_kind(scan) is None:
+            raise forms.ValidationError("The file must be a PDF, JPEG or PNG")
+        return scan

@@ -1,0 +1,273 @@
+"""Reads about signing: what a carer is asked to sign, and where every carer of a school stands.
+
+"Up to date" follows rule 2 of the product: a carer is up to date when they have signed the
+latest version that required signing, or any version after it. A version published as a typo
+fix (not requiring signing) therefore never makes a carer outstanding again.
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+from collections import Counter
+from dataclasses import dataclass, field
+
+from django.db.models import Exists, OuterRef, Prefetch
+from django.utils import timezone
+
+from codes.models import Code, CodeVersion
+from codes.services import code_for_school, published_versions, version_in_force
+from declarations.models import Declaration, Decline, OutboxMessage, SigningRequest
+from schools.models import Carer, Organisation, Pupil, PupilCarer
+from schools.selectors import carers_needing_paper_forms, eligible_carers, pupils_on_roll
+
+
+def version_to_sign(school: Organisation, on: datetime.date | None = None) -> CodeVersion | None:
+    """The version a carer at this school signs now: the version in force (rule 1)."""
+    code = code_for_school(school)
+    return version_in_force(code, on) if code else None
+
+
+def signing_baseline(code: Code, in_force: CodeVersion) -> CodeVersion:
+    """The latest version up to the one in force that required signing: signing it, or any
+    later version, makes a carer up to date."""
+    baseline = (
+        published_versions(code)
+        .filter(requires_signing=True, number__lte=in_force.number)
+        .order_by("-number")
+        .first()
+    )
+    return baseline or in_force
+
+
+def children_to_name(carer: Carer) -> list[Pupil]:
+    """The carer's children named in their declaration: on roll at the carer's school, with a
+    parental responsibility link to the carer."""
+    return list(
+        Pupil.objects.filter(
+            school_id=carer.school_id,
+            on_roll=True,
+            carer_links__carer=carer,
+            carer_links__parental_responsibility=True,
+        )
+        .distinct()
+        .order_by("forename", "surname", "pk")
+    )
+
+
+def names_in_words(names: list[str]) -> str:
+    """'Amy Smith', 'Amy Smith and Ben Smith', 'Amy Smith, Ben Smith and Cara Smith'."""
+    if len(names) <= 1:
+        return "".join(names)
+    return f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def current_declaration(carer: Carer, in_force: CodeVersion) -> Declaration | None:
+    """The declaration that makes the carer up to date with the version in force, if any."""
+    baseline = signing_baseline(in_force.code, in_force)
+    return (
+        Declaration.objects.filter(
+            carer=carer, version__code_id=in_force.code_id, version__number__gte=baseline.number
+        )
+        .select_related("version", "school")
+        .order_by("-version__number")
+        .first()
+    )
+
+
+def outstanding_request(carer: Carer, in_force: CodeVersion) -> SigningRequest | None:
+    """The carer's latest request to sign a version from the signing baseline on, if the school
+    has asked them."""
+    baseline = signing_baseline(in_force.code, in_force)
+    return (
+        SigningRequest.objects.filter(
+            carer=carer, version__code_id=in_force.code_id, version__number__gte=baseline.number
+        )
+        .order_by("-version__number")
+        .first()
+    )
+
+
+def current_decline(carer: Carer, in_force: CodeVersion) -> Decline | None:
+    return Decline.objects.filter(carer=carer, version=in_force).first()
+
+
+def previous_declaration(carer: Carer, version: CodeVersion) -> Declaration | None:
+    """The carer's latest declaration of an earlier version of the same code: what they last
+    agreed to, to show them what changed since."""
+    return (
+        Declaration.objects.filter(carer=carer, version__code_id=version.code_id, version__number__lt=version.number)
+        .select_related("version")
+        .order_by("-version__number")
+        .first()
+    )
+
+
+def carers_asked_to_sign(school: Organisation):
+    """Every carer the school asks to sign: those who can sign online, and those who need a
+    paper form because the school has no e-mail address for them."""
+    return eligible_carers(school) | carers_needing_paper_forms(school)
+
+
+# The school's status page.
+
+
+class Reason:
+    NO_EMAIL = "no-email"
+    NOT_SENT = "not-sent"
+    FAILED = "failed"
+    SENT = "sent"
+    OPENED = "opened"
+    EXPIRED = "expired"
+
+    LABELS = {
+        NO_EMAIL: "No e-mail address: needs a paper form",
+        NOT_SENT: "Not sent yet",
+        FAILED: "E-mail could not be sent",
+        SENT: "Sent, not opened",
+        OPENED: "Opened, not signed",
+        EXPIRED: "Link expired",
+    }
+
+
+@dataclass
+class CarerStatus:
+    carer: Carer
+    children: list[Pupil]
+    state: str  # "signed", "declined" or "outstanding"
+    declaration: Declaration | None = None
+    decline: Decline | None = None
+    request: SigningRequest | None = None
+    reason: str = ""
+
+    @property
+    def reason_label(self) -> str:
+        return Reason.LABELS.get(self.reason, "")
+
+
+@dataclass
+class SchoolStatus:
+    version: CodeVersion
+    rows: list[CarerStatus]
+    year_groups: list[tuple[str, str]] = field(default_factory=list)
+    reg_groups: list[str] = field(default_factory=list)
+
+    @functools.cached_property
+    def _counts(self) -> Counter:
+        counts = Counter(row.state for row in self.rows)
+        counts.update(row.reason for row in self.rows if row.reason)
+        counts.update(row.declaration.method for row in self.rows if row.declaration is not None)
+        return counts
+
+    @property
+    def total(self) -> int:
+        return len(self.rows)
+
+    @property
+    def signed(self) -> int:
+        return self._counts["signed"]
+
+    @property
+    def signed_online(self) -> int:
+        return self._counts[Declaration.Method.ONLINE]
+
+    @property
+    def signed_paper(self) -> int:
+        return self._counts[Declaration.Method.PAPER]
+
+    @property
+    def declined(self) -> int:
+        return self._counts["declined"]
+
+    @property
+    def outstanding(self) -> int:
+        return self._counts["outstanding"]
+
+    @property
+    def outstanding_reasons(self) -> list[tuple[str, int]]:
+        """(reason in words, how many), for the reasons that apply to anyone."""
+        return [(label, self._counts[key]) for key, label in Reason.LABELS.items() if self._counts[key]]
+
+
+def school_status(
+    school: Organisation, version: CodeVersion, *, year_group: str = "", reg_group: str = ""
+) -> SchoolStatus:
+    """Where every carer asked to sign stands for the version in force, optionally only carers of
+    pupils in one year group and/or registration group. A fixed number of queries, whatever the
+    number of carers."""
+    baseline = signing_baseline(version.code, version)
+    later_versions = {"version__code_id": version.code_id, "version__number__gte": baseline.number}
+    pupils = pupils_on_roll(school)
+    if year_group:
+        pupils = pupils.filter(year_group=year_group)
+    if reg_group:
+        pupils = pupils.filter(reg_group=reg_group)
+    carers = carers_asked_to_sign(school)
+    if year_group or reg_group:
+        carers = carers.filter(
+            Exists(
+                PupilCarer.objects.filter(
+                    carer=OuterRef("pk"), parental_responsibility=True, pupil__in=pupils
+                )
+            )
+        )
+    carers = carers.order_by("surname", "forename", "pk").prefetch_related(
+        Prefetch(
+            "pupil_links",
+            queryset=PupilCarer.objects.filter(parental_responsibility=True, pupil__on_roll=True)
+            .select_related("pupil")
+            .order_by("pupil__forename", "pupil__surname"),
+            to_attr="responsible_links",
+        ),
+        Prefetch(
+            "declarations",
+            queryset=Declaration.objects.filter(**later_versions)
+            .select_related("version", "recorded_by")
+            .order_by("-version__number"),
+            to_attr="current_declarations",
+        ),
+        Prefetch("declines", queryset=Decline.objects.filter(version=version), to_attr="current_declines"),
+        Prefetch(
+            "signing_requests",
+            queryset=SigningRequest.objects.filter(**later_versions).order_by("-version__number"),
+            to_attr="current_requests",
+        ),
+        Prefetch(
+            "outbox",
+            queryset=OutboxMessage.objects.filter(
+                status=OutboxMessage.Status.FAILED, **later_versions
+            ).only("pk", "carer_id"),
+            to_attr="failed_messages",
+        ),
+    )
+    now = timezone.now()
+    rows = [_carer_status(carer, now) for carer in carers]
+    present = set(pupils_on_roll(school).values_list("year_group", flat=True).distinct())
+    return SchoolStatus(
+        version=version,
+        rows=rows,
+        year_groups=[(value, label) for value, label in Pupil.YearGroup.choices if value in present],
+        reg_groups=sorted(
+            set(pupils_on_roll(school).exclude(reg_group="").values_list("reg_group", flat=True).distinct())
+        ),
+    )
+
+
+def _carer_status(carer: Carer, now: datetime.datetime) -> CarerStatus:
+    children = [link.pupil for link in carer.responsible_links]
+    request = carer.current_requests[0] if carer.current_requests else None
+    if carer.current_declarations:
+        return CarerStatus(carer, children, "signed", declaration=carer.current_declarations[0], request=request)
+    if carer.current_declines:
+        return CarerStatus(carer, children, "declined", decline=carer.current_declines[0], request=request)
+    if not carer.email:
+        reason = Reason.NO_EMAIL
+    elif request is None or request.sent_at is None:
+        reason = Reason.FAILED if carer.failed_messages else Reason.NOT_SENT
+    elif request.expires_at is not None and request.expires_at <= now:
+        reason = Reason.EXPIRED
+    elif request.opened_at is not None:
+        reason = Reason.OPENED
+    else:
+        reason = Reason.SENT
+    return CarerStatus(carer, children, "outstanding", request=request, reason=reason)
