@@ -1,5 +1,10 @@
 from django.contrib import admin
 from django.urls import include, path
+from django_otp.admin import OTPAdminSite
+
+# Django admin shows carers' and pupils' data too: operators need their second factor there,
+# as staff do (django-otp's documented way of making the default admin site require it).
+admin.site.__class__ = OTPAdminSite
 
 urlpatterns = [
     path("staff/account/", include("schools.account_urls")),

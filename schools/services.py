@@ -94,9 +94,9 @@ def carer_subject_access_export(*, carer: Carer, user, request=None) -> dict:
 
     Guarantees: the carer's own fields, their children as linked (with relationship, parental
     responsibility and priority), whether they are asked to sign, and every audit event about
-    them; staff IP addresses and browsers are the staff's data and are left out. The export is
-    itself recorded in the audit log, in the same transaction. When declarations exist, their
-    rows about this carer belong in this export too.
+    them, their declarations (what they signed, when, from where) and declines, and the e-mails
+    sent to them; staff IP addresses and browsers are the staff's data and are left out. The
+    export is itself recorded in the audit log, in the same transaction.
     """
     if not permissions.can_manage_families(user, carer.school):
         raise PermissionDenied("You can only export carers of your own school.")
@@ -136,6 +136,38 @@ def carer_subject_access_export(*, carer: Carer, user, request=None) -> dict:
                 }
                 for link in links
             ],
+            "declarations": [
+                {
+                    "version": declaration.version.number,
+                    "version_fingerprint": declaration.version_fingerprint,
+                    "how": declaration.get_method_display(),
+                    "signed_at": declaration.signed_at.isoformat(),
+                    "typed_name": declaration.typed_name,
+                    "children_named": [child["name"] for child in declaration.children_named],
+                    "statement": declaration.statement,
+                    "ip_address": declaration.ip_address,
+                    "browser": declaration.user_agent,
+                }
+                for declaration in carer.declarations.select_related("version").order_by("signed_at")
+            ],
+            "declined": [
+                {
+                    "version": decline.version.number,
+                    "declined_at": decline.declined_at.isoformat(),
+                    "message": decline.message,
+                }
+                for decline in carer.declines.select_related("version").order_by("declined_at")
+            ],
+            "emails": [
+                {
+                    "kind": message.get_kind_display(),
+                    "version": message.version.number,
+                    "to": message.to_address,
+                    "status": message.get_status_display(),
+                    "sent_at": message.sent_at.isoformat() if message.sent_at else None,
+                }
+                for message in carer.outbox.select_related("version").order_by("created_at", "pk")
+            ],
             "audit_events": [
                 {
                     "at": event.at.isoformat(),
@@ -161,6 +193,8 @@ def carer_erase(*, carer: Carer, user, reason: str, request=None) -> Carer:
       never asked to sign again (schools/selectors.py);
     - their links to pupils are removed (a later import that still lists them creates a new
       carer: the school must remove them from its MIS too);
+    - the e-mail outbox forgets their address (and any error text, which may quote it), e-mails
+      not yet sent are not sent, and their signing links stop working;
     - the Carer row itself is kept, never deleted. Evidence the school must keep points at that
       row with on_delete=PROTECT and keeps its own copy of what was signed, as it was signed:
       declarations (declarations/models.py, Declaration.carer_name, children_named) are such
@@ -179,6 +213,9 @@ def carer_erase(*, carer: Carer, user, reason: str, request=None) -> Carer:
         if carer.erased_at is not None:
             raise ValidationError("This carer's personal data has already been erased.")
         links_removed, _ = PupilCarer.objects.filter(carer=carer).delete()
+        carer.outbox.filter(status__in=["pending", "sending"]).update(status="skipped")
+        carer.outbox.update(to_address="", error="")
+        carer.signing_requests.update(token_hash=None, expires_at=timezone.now())
         carer.title = ""
         carer.forename = ERASED_FORENAME
         carer.surname = f"carer #{carer.pk}"

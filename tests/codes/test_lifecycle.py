@@ -165,12 +165,21 @@ def test_declaration_text_fills_placeholders_without_format_errors(code):
     assert text == "I Ann Lee, parent of Tom Lee, at Whitefield {not a placeholder}."
 
 
-def test_published_version_cannot_be_changed_or_deleted_in_django_admin(client, code):
+def test_django_admin_needs_the_operators_second_factor(client, code):
+    from tests.factories import UserFactory
+
+    version = published_version(code)
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    response = client.get(f"/admin/codes/codeversion/{version.pk}/change/")
+    assert response.status_code == 302 and response.url.startswith("/admin/login/")
+
+
+def test_published_version_cannot_be_changed_or_deleted_in_django_admin(client, verified_client, code):
     from tests.factories import UserFactory
 
     version = published_version(code)
     operator = UserFactory(is_staff=True, is_superuser=True)
-    client.force_login(operator)
+    verified_client(client, operator)
     url = f"/admin/codes/codeversion/{version.pk}/change/"
     assert client.get(url).status_code == 200  # operators may read it
     assert client.post(url, {"body": "Changed by an operator", "title": "x"}).status_code == 403
