@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from codes.models import Code, CodeVersion
+from codes.models import Code, CodeReview, CodeVersion, ReviewReminder
 
 
 class CodeVersionInline(admin.TabularInline):
@@ -41,3 +41,33 @@ class CodeVersionAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return obj is not None and obj.is_draft and super().has_delete_permission(request, obj)
+
+
+@admin.register(CodeReview)
+class CodeReviewAdmin(admin.ModelAdmin):
+    """Reviews recorded as "no change needed" (from the staff code page); a record, never edited."""
+
+    list_display = ["code", "version", "reviewed_on", "reviewed_by", "previous_review_due", "next_review_due"]
+    list_select_related = ["code__owner", "version", "reviewed_by"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ReviewReminder)
+class ReviewReminderAdmin(CodeReviewAdmin):
+    """The e-mails to headteachers about review dates: one per code, date and kind. Deleting one
+    that never went (sent_at empty: the scheduler died while sending) lets the next run send it."""
+
+    list_display = ["code", "kind", "review_due", "created_at", "sent_at", "recipients", "outcome"]
+    list_filter = ["kind"]
+    list_select_related = ["code__owner"]
+
+    def has_delete_permission(self, request, obj=None):
+        return admin.ModelAdmin.has_delete_permission(self, request, obj)

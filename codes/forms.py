@@ -85,3 +85,16 @@ class PublishForm(forms.Form):
         if effective and effective < timezone.localdate() - datetime.timedelta(days=366):
             self.add_error("effective_from", "The effective date cannot be more than a year ago.")
         return cleaned
+
+
+class ReviewForm(forms.Form):
+    """The annual review found no change needed: an optional note, and the date it answers."""
+
+    note = forms.CharField(
+        label="Note (optional)",
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3, "class": "form-control"}),
+        help_text="For example, who reviewed it and when the governors agreed.",
+    )
+    review_due = forms.DateField(widget=forms.HiddenInput)

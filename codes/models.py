@@ -122,3 +122,67 @@ class CodeVersion(models.Model):
         if self.is_published:
             raise FrozenVersionError("A published version can never be deleted.")
         return super().delete(*args, **kwargs)
+
+
+class CodeReview(models.Model):
+    """An annual review recorded as "no change needed": the version stays as it is (frozen, and
+    no carer is asked to sign again) and the next review falls due a year on.
+
+    A record of a decision, like a published version: never edited. It applies to the version it
+    reviewed; once a newer version is published, that version's own review date counts.
+    """
+
+    code = models.ForeignKey(Code, on_delete=models.PROTECT, related_name="reviews")
+    version = models.ForeignKey(CodeVersion, on_delete=models.PROTECT, related_name="reviews")
+    reviewed_on = models.DateField()
+    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    note = models.TextField(blank=True)
+    previous_review_due = models.DateField(help_text="The review date this review answered.")
+    next_review_due = models.DateField()
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-recorded_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(next_review_due__gt=models.F("reviewed_on")), name="code_review_next_date_is_later"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.code.owner}: reviewed {self.reviewed_on}, no change needed"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ValueError("A recorded review is never changed; record another one.")
+        super().save(*args, **kwargs)
+
+
+class ReviewReminder(models.Model):
+    """One e-mail to a code's headteachers (or association admins) about one review date.
+
+    The unique constraint makes it once per code, review date and kind, whatever the number of
+    scheduler runs: the row is written (and committed) before the e-mail goes, so a run that dies
+    in between leaves it unsent rather than sent twice; `sent_at` says it went.
+    """
+
+    class Kind(models.TextChoices):
+        DUE_SOON = "review-due-30", "Review due in 30 days"
+        PASSED = "review-due-passed", "Review date passed"
+
+    code = models.ForeignKey(Code, on_delete=models.PROTECT, related_name="review_reminders")
+    review_due = models.DateField()
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    recipients = models.PositiveSmallIntegerField(default=0)
+    outcome = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["code", "review_due", "kind"], name="one_review_reminder_per_date_and_kind"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()}: {self.code.owner}, {self.review_due}"

@@ -1,11 +1,18 @@
 """Reads of codes and versions for the public and staff pages."""
 
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from codes.models import Code, CodeVersion
-from codes.services import code_for_school, current_draft, published_versions, version_in_force, version_state
+from codes.models import Code, CodeReview, CodeVersion
+from codes.services import (
+    code_for_school,
+    code_review_due,
+    current_draft,
+    published_versions,
+    version_in_force,
+    version_state,
+)
 from schools.models import Organisation
 
 
@@ -29,6 +36,15 @@ def version_history(code: Code, *, include_drafts=False):
     return [(v, version_state(v, in_force, today)) for v in versions.order_by("-number")]
 
 
+def schools_using_code(code: Code):
+    """The schools whose carers sign this code: its own school, or the association's member
+    schools that have no code of their own (code_for_school's rule, for many schools at once)."""
+    schools = Organisation.objects.filter(kind=Organisation.Kind.SCHOOL)
+    if code.owner.is_school:
+        return schools.filter(pk=code.owner_id)
+    return schools.filter(association_id=code.owner_id).exclude(Exists(Code.objects.filter(owner=OuterRef("pk"))))
+
+
 def organisations_for_directory(query: str = ""):
     organisations = Organisation.objects.select_related("association")
     if query:
@@ -42,7 +58,8 @@ def code_overview(code: Code):
     in_force = version_in_force(code, today)
     scheduled = published_versions(code).filter(effective_from__gt=today).last()
     latest = scheduled or in_force
-    review_due = latest.review_due if latest else None
+    # The version's own review date, or the one a "no change needed" review of it set.
+    review_due = code_review_due(code, today) if latest else None
     if review_due is None:
         review = None
     elif review_due < today:
@@ -58,4 +75,6 @@ def code_overview(code: Code):
         "draft": current_draft(code),
         "review_due": review_due,
         "review": review,
+        "under_review": latest,
+        "reviews": list(CodeReview.objects.filter(code=code).select_related("reviewed_by", "version")[:5]),
     }

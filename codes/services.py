@@ -8,14 +8,25 @@ published versions' effective dates, so publishing never rewrites an earlier ver
 import datetime
 import hashlib
 import json
+import logging
+import textwrap
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.core.mail import EmailMessage
+from django.db import IntegrityError, transaction
 from django.db.models import Max
+from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 
-from codes.models import Code, CodeVersion
+from codes.models import Code, CodeReview, CodeVersion, ReviewReminder
 from schools import permissions
+from schools.models import StaffRole
+
+logger = logging.getLogger(__name__)
+
+REVIEW_NOTICE_DAYS = 30  # headteachers are e-mailed this many days before a review is due
 
 # The fields that make up what a parent reads and signs. Changing any of them changes the
 # fingerprint; nothing else (who published it, when the row was created) does.
@@ -181,7 +192,9 @@ def version_publish(
     Guarantees: the version can never change again (model and database both refuse);
     its effective date is not earlier than any version already published for the code, so
     "in force" is never ambiguous; the review date defaults to a year after the effective date.
-    The first version of a code always requires signing.
+    The first version of a code always requires signing. Once a version that requires signing has
+    committed, a background task asks every carer at every school using the code to sign it from
+    its effective date (declarations/scheduler.py); the publish itself writes nothing for carers.
     """
     _check_may_manage(user, version.code)
     Code.objects.select_for_update().get(pk=version.code_id)
@@ -212,7 +225,17 @@ def version_publish(
     version.published_by = user
     version.fingerprint = version_fingerprint(version)
     version.save()
+    if version.requires_signing:
+        # Every carer at every school using the code is asked to sign it, in the background, from
+        # the day it comes into force (declarations/scheduler.py). A minor correction asks nobody.
+        transaction.on_commit(lambda: _enqueue_invitations(version.pk))
     return version
+
+
+def _enqueue_invitations(version_id: int) -> None:
+    from declarations.tasks import invite_to_new_version  # declarations builds on codes
+
+    invite_to_new_version.enqueue(version_id)
 
 
 def fingerprint_is_intact(version: CodeVersion) -> bool:
@@ -230,4 +253,162 @@ def declaration_text(version: CodeVersion, *, school_name: str, carer: str = "",
         version.declaration_statement.replace("{carer}", carer or "[your full name]")
         .replace("{children}", children or "[your child's name]")
         .replace("{school}", school_name)
+    )
+
+
+# The annual review.
+
+
+def version_under_review(code: Code, on: datetime.date | None = None) -> CodeVersion | None:
+    """The version whose review date counts: the next one coming into force, or the one in force."""
+    on = on or timezone.localdate()
+    scheduled = published_versions(code).filter(effective_from__gt=on).last()
+    return scheduled or version_in_force(code, on)
+
+
+def code_review_due(code: Code, on: datetime.date | None = None) -> datetime.date | None:
+    """When the code is next due for review: the review date of the version under review, or,
+    once a review of that version found no change needed, the date that review set."""
+    version = version_under_review(code, on)
+    if version is None:
+        return None
+    review = CodeReview.objects.filter(version=version).order_by("-recorded_at", "-pk").first()
+    return review.next_review_due if review is not None else version.review_due
+
+
+@transaction.atomic
+def code_review_record(
+    *, code: Code, user, note: str = "", review_due_answered: datetime.date | None = None
+) -> CodeReview:
+    """Record that the annual review found no change needed.
+
+    Guarantees: only the code's headteacher (or association admin) may; no version changes (the
+    frozen text stays as it is) and nobody is asked to sign again; the next review falls due a
+    year after the date this review answers, or a year from today if that date has passed. Given
+    `review_due_answered` (the date the page showed), refused if the review date has changed since
+    (a review recorded twice, or a version published in between), so a double submit moves it once.
+    """
+    if user is None or not permissions.can_manage_code(user, code):
+        raise PermissionDenied("You can only review your own organisation's code.")
+    Code.objects.select_for_update().get(pk=code.pk)
+    today = timezone.localdate()
+    version = version_under_review(code, today)
+    if version is None:
+        raise ValidationError("This code has no published version to review.")
+    current = code_review_due(code, today)
+    if review_due_answered is not None and review_due_answered != current:
+        raise ValidationError(
+            f"The review date is now {current:%-d %B %Y}: someone has recorded a review or published a "
+            "version since this page was opened. Nothing was changed."
+        )
+    return CodeReview.objects.create(
+        code=code,
+        version=version,
+        reviewed_on=today,
+        reviewed_by=user,
+        note=(note or "").strip(),
+        previous_review_due=current,
+        next_review_due=add_one_year(max(current, today)),
+    )
+
+
+def review_reminder_kind(review_due: datetime.date, today: datetime.date) -> str | None:
+    """Which review e-mail is due today, if any: 30 days before the date, then once it has passed."""
+    if today > review_due:
+        return ReviewReminder.Kind.PASSED
+    if today >= review_due - datetime.timedelta(days=REVIEW_NOTICE_DAYS):
+        return ReviewReminder.Kind.DUE_SOON
+    return None
+
+
+def review_recipients(code: Code) -> list[str]:
+    """Who hears about a code's review: its school's headteachers, or its association's admins."""
+    role = StaffRole.Role.HEADTEACHER if code.owner.is_school else StaffRole.Role.ASSOCIATION_ADMIN
+    return sorted(
+        set(
+            StaffRole.objects.filter(organisation_id=code.owner_id, role=role, user__is_active=True)
+            .exclude(user__email="")
+            .values_list("user__email", flat=True)
+        )
+    )
+
+
+def review_reminders_send(now: datetime.datetime | None = None) -> dict:
+    """E-mail the headteachers of every code whose review is due within 30 days, or has passed:
+    once each per code, review date and kind, however often this runs.
+
+    The ReviewReminder row is committed before the e-mail goes: a second run finds it and sends
+    nothing. If the mail server refuses, the row is removed so the next run tries again; if the
+    process dies in between, the e-mail is not sent again by itself (never twice: an operator who
+    sees it unsent in Django admin deletes the row and the next run sends it). Recording a
+    review or publishing a version moves the review date, which stops them.
+    """
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    counts = {"sent": 0, "nobody": 0, "failed": 0}
+    codes = Code.objects.filter(versions__status=CodeVersion.Status.PUBLISHED).distinct().select_related("owner")
+    for code in codes.order_by("pk"):
+        review_due = code_review_due(code, today)
+        kind = review_reminder_kind(review_due, today) if review_due else None
+        if kind is None:
+            continue
+        try:
+            with transaction.atomic():
+                reminder = ReviewReminder.objects.create(code=code, review_due=review_due, kind=kind)
+        except IntegrityError:
+            continue  # already sent (or being sent) for this date
+        recipients = review_recipients(code)
+        if not recipients:
+            ReviewReminder.objects.filter(pk=reminder.pk).update(
+                outcome="Nobody to e-mail: no headteacher (or association admin) with an e-mail address."
+            )
+            counts["nobody"] += 1
+            continue
+        try:
+            _review_email(code, review_due, kind, recipients, today).send()
+        except Exception as error:
+            logger.exception("Could not e-mail the review reminder for code %s", code.pk)
+            ReviewReminder.objects.filter(pk=reminder.pk).delete()  # the next run tries again
+            counts["failed"] += 1
+            continue
+        ReviewReminder.objects.filter(pk=reminder.pk).update(
+            sent_at=timezone.now(), recipients=len(recipients), outcome="Sent."
+        )
+        counts["sent"] += 1
+    return counts
+
+
+def _wrapped(text: str, width: int = 70) -> str:
+    """Plain text wrapped so it travels as it reads (not quoted-printable); links left whole."""
+    lines = []
+    for line in text.splitlines():
+        if len(line) <= width or "://" in line:
+            lines.append(line)
+        else:
+            lines.append(textwrap.fill(line, width, subsequent_indent="  " if line.startswith("- ") else "",
+                                       break_long_words=False, break_on_hyphens=False))
+    return "\n".join(lines) + "\n"
+
+
+def _review_email(code: Code, review_due: datetime.date, kind: str, recipients: list[str], today) -> EmailMessage:
+    passed = kind == ReviewReminder.Kind.PASSED
+    context = {
+        "code": code,
+        "organisation": code.owner,
+        "review_due": review_due,
+        "passed": passed,
+        "days_left": (review_due - today).days,
+        "code_page": settings.PORTAL_BASE_URL + reverse("staff:code", args=[code.pk]),
+    }
+    subject = (
+        f"Review overdue: {code.owner.name}'s social media code of conduct"
+        if passed
+        else f"Review due on {review_due:%-d %B %Y}: {code.owner.name}'s social media code of conduct"
+    )
+    return EmailMessage(
+        subject=subject,
+        body=_wrapped(render_to_string("emails/review_due.txt", context)),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=recipients,
+        headers={"Auto-Submitted": "auto-generated"},
     )

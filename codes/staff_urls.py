@@ -11,6 +11,7 @@ urlpatterns = [
     path("codes/<int:code_id>/", staff_views.code_detail, name="code"),
     path("codes/<int:code_id>/draft/", staff_views.draft_start, name="draft_start"),
     path("codes/<int:code_id>/compare/", staff_views.compare, name="compare"),
+    path("codes/<int:code_id>/review/", staff_views.code_review, name="review"),
     path("versions/<int:version_id>/edit/", staff_views.draft_edit, name="edit"),
     path("versions/<int:version_id>/preview/", staff_views.version_preview, name="preview"),
     path("versions/<int:version_id>/publish/", staff_views.version_publish, name="publish"),

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from codes import selectors, services
 from codes.compare import compare_versions
-from codes.forms import DraftForm, PublishForm
+from codes.forms import DraftForm, PublishForm, ReviewForm
 from codes.models import Code, CodeVersion
 from codes.views import version_context
 from schools import permissions
@@ -58,6 +58,7 @@ def dashboard(request):
             "overviews": [selectors.code_overview(code) for code in codes],
             "schools": schools,
             "family_schools": set(permissions.family_schools(request.user)),
+            "associations": permissions.administered_associations(request.user),
             "roles": request.user.staff_roles.select_related("organisation"),
         },
     )
@@ -76,8 +77,34 @@ def code_detail(request, code_id):
             "history": history,
             "can_manage": permissions.can_manage_code(request.user, code),
             "numbers": [v.number for v, _ in history],
+            "review_form": ReviewForm(initial={"review_due": services.code_review_due(code)}),
         },
     )
+
+
+@login_required
+@require_POST
+def code_review(request, code_id):
+    """The annual review found no change needed: the review date moves on a year, nothing else."""
+    code = _code_for(request.user, code_id, manage=True)
+    form = ReviewForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "The review could not be recorded: reload the page and try again.")
+        return redirect("staff:code", code_id=code.pk)
+    try:
+        review = services.code_review_record(
+            code=code, user=request.user, note=form.cleaned_data["note"],
+            review_due_answered=form.cleaned_data["review_due"],
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(
+            request,
+            f"Review recorded: no change needed. The next review is due on {review.next_review_due:%-d %B %Y}. "
+            "The code is unchanged and nobody is asked to sign again.",
+        )
+    return redirect("staff:code", code_id=code.pk)
 
 
 @login_required
@@ -132,15 +159,20 @@ def version_publish(request, version_id):
     form = PublishForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.version_publish(version=version, user=request.user, **form.cleaned_data)
+            published = services.version_publish(version=version, user=request.user, **form.cleaned_data)
         except ValidationError as error:
             for field, errors in error.message_dict.items():
                 form.add_error(field if field in form.fields else None, errors)
         else:
+            effective = f"{form.cleaned_data['effective_from']:%-d %B %Y}"
             messages.success(
                 request,
-                f"Version {version.number} is published. It comes into force on "
-                f"{form.cleaned_data['effective_from']:%-d %B %Y}.",
+                f"Version {version.number} is published. It comes into force on {effective}. "
+                + (
+                    "Every parent and carer will be asked to sign it from that day; the e-mails go in the background."
+                    if published.requires_signing
+                    else "Nobody is asked to sign again."
+                ),
             )
             return redirect("staff:code", code_id=version.code_id)
     return render(request, "staff/version_publish.html", {"form": form, "version": version, "code": version.code})

@@ -27,11 +27,13 @@ from django.utils import dateformat, timezone
 from django.utils.safestring import SafeString, mark_safe
 
 from codes.markup import render_markdown
+from declarations import selectors
 from declarations.models import OutboxMessage
 from schools.models import StaffRole
 
 # The signing pages (declarations/views.py, "signing:link") swap this link's token for a session.
 SIGN_PATH = "/sign/t/{token}/"
+CHANGES_PATH = "/sign/t/{token}/changes/"  # the same, then the marked-up comparison ("signing:link_changes")
 
 # The carer's postal address is not held, so letter lines made only of these are removed.
 ADDRESS_TOKENS = ("address_line_one", "address_line_two", "address_line_three", "town", "county", "postcode")
@@ -82,12 +84,28 @@ def school_from_address(school) -> str:
     return str(Address(display_name=school.name, addr_spec=address or "no-reply@localhost"))
 
 
-def sign_link(token: str) -> str:
+def sign_link(token: str, *, changes: bool = False) -> str:
+    """The carer's personal link; with `changes`, one that opens the comparison with the version
+    they last signed instead of the signing page."""
+    name, fallback = ("signing:link_changes", CHANGES_PATH) if changes else ("signing:link", SIGN_PATH)
     try:
-        path = reverse("signing:link", kwargs={"token": token})
+        path = reverse(name, kwargs={"token": token})
     except NoReverseMatch:  # the signing pages not mounted (a test URLconf, say): their documented path
-        path = SIGN_PATH.format(token=token)
+        path = fallback.format(token=token)
     return settings.PORTAL_BASE_URL + path
+
+
+def what_changed(carer, version) -> dict:
+    """For a carer who signed an earlier version of the code: what they signed, when, and each
+    later version's revision note up to `version` (context for the invitation). Else {}."""
+    previous = selectors.previous_declaration(carer, version)
+    if previous is None:
+        return {}
+    return {
+        "previous": previous,
+        "previous_signed_on": long_date(previous.signed_at),
+        "revisions": selectors.revisions_since(previous.version, version),
+    }
 
 
 def school_page_link(school) -> str:
@@ -247,6 +265,7 @@ def email_for(
         if declaration is None:
             raise ValueError("A confirmation e-mail needs the declaration it confirms.")
         context.update(declaration=declaration, signed_on=long_date(declaration.signed_at), template="confirmation")
+        context.update(_copy_context(declaration))
     else:
         if not token or expires_at is None:
             raise ValueError(f"A {kind} e-mail needs a link token and its expiry.")
@@ -255,7 +274,11 @@ def email_for(
             context.update(
                 letter=letter or covering_letter(school=school, version=version, today=today),
                 template="invitation",
+                # No query for a carer the sender already knows never signed an earlier version.
+                **(what_changed(carer, version) if getattr(message, "signed_before", True) else {}),
             )
+            if "previous" in context:
+                context["changes_link"] = sign_link(token, changes=True)
         elif kind in REMINDER_KINDS:
             context["template"] = "reminder"
         else:
@@ -272,7 +295,27 @@ def email_for(
         headers={"Auto-Submitted": "auto-generated"},
     )
     email.attach_alternative(html, "text/html")
+    if context.get("pdf") is not None:
+        with context["pdf"].file.open("rb") as pdf:
+            email.attach(context["pdf_filename"], pdf.read(), "application/pdf")
     return email
+
+
+def _copy_context(declaration) -> dict:
+    """The carer's own copy: the declaration's sealed PDF is attached when it has been rendered
+    by the time the e-mail goes (usually: it is queued first); otherwise the e-mail says where
+    to download it (the receipt page, reached again through their link while it works)."""
+    from declarations.models import DeclarationPdf
+    from declarations.pdf import pdf_download_name, verification_url
+
+    record = DeclarationPdf.objects.filter(declaration=declaration).first()
+    request = declaration.request
+    return {
+        "pdf": record,
+        "pdf_filename": pdf_download_name(declaration) if record else "",
+        "link_works_until": long_date(request.expires_at) if request is not None and request.expires_at else "",
+        "verify_page": verification_url(record.verification_code) if record else "",
+    }
 
 
 def _tidy_text(text: str) -> str:

@@ -35,13 +35,14 @@ from itertools import batched
 from django.core.exceptions import ValidationError
 from django.core.mail import mailers
 from django.db import transaction
-from django.db.models import Count, Exists, F, Max, OuterRef, Q
+from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q
 from django.utils import timezone
 
 from codes.models import CodeVersion
 from codes.services import code_for_school, version_in_force
 from declarations import emails
 from declarations.models import Declaration, Decline, OutboxMessage, SendBatch, SigningRequest
+from declarations.selectors import answered_filter, signing_baseline, up_to_date_lookups
 from declarations.services import link_issue, signing_request_for
 from schools import selectors
 from schools.audit import audit_record
@@ -74,7 +75,9 @@ class MailServerUnavailable(Exception):
 
 @dataclass(frozen=True)
 class Audience:
-    """Who a send is for: everyone who has not signed, a year group, a registration group, one carer."""
+    """Who a send is for: everyone who has not signed, a year group, a registration group, one
+    carer, or new families (carers of pupils who joined after the school's first invitations to
+    sign the version; sent automatically after an import, see declarations/scheduler.py)."""
 
     kind: str
     value: str = ""
@@ -83,6 +86,7 @@ class Audience:
     YEAR = "year"
     REG = "reg"
     CARER = "carer"
+    STARTERS = "starters"
 
 
 _DESCRIPTIONS = {
@@ -90,6 +94,7 @@ _DESCRIPTIONS = {
     Audience.YEAR: "Year group: ",
     Audience.REG: "Registration group: ",
     Audience.CARER: "One carer: #",
+    Audience.STARTERS: "New families since the invitations went out",
 }
 
 
@@ -97,8 +102,8 @@ def audience_parse(audience) -> Audience:
     """"all-unsigned", ("year", "5"), ("reg", "5B") or ("carer", 123) as an Audience."""
     if isinstance(audience, Audience):
         return audience
-    if audience == Audience.ALL:
-        return Audience(Audience.ALL)
+    if audience in (Audience.ALL, Audience.STARTERS):
+        return Audience(audience)
     if isinstance(audience, (tuple, list)) and len(audience) == 2:
         kind, value = audience[0], str(audience[1]).strip()
         if kind in (Audience.YEAR, Audience.REG) and value:
@@ -116,8 +121,9 @@ def audience_describe(audience: Audience) -> str:
 
 def audience_from_description(text: str) -> Audience | None:
     """The Audience a SendBatch.audience was written from, or None (e.g. a scheduler's batch)."""
-    if text == _DESCRIPTIONS[Audience.ALL]:
-        return Audience(Audience.ALL)
+    for kind in (Audience.ALL, Audience.STARTERS):
+        if text == _DESCRIPTIONS[kind]:
+            return Audience(kind)
     for kind in (Audience.YEAR, Audience.REG, Audience.CARER):
         prefix = _DESCRIPTIONS[kind]
         if text.startswith(prefix) and text[len(prefix):]:
@@ -140,14 +146,36 @@ def _responsible_in_audience(school, audience: Audience):
 
 
 def _in_audience(carers, school, audience: Audience, version):
-    carers = carers.filter(
-        _responsible_in_audience(school, audience),
-        ~Exists(Declaration.objects.filter(carer=OuterRef("pk"), version=version)),
-        ~Exists(Decline.objects.filter(carer=OuterRef("pk"), version=version)),
-    )
+    # Signed or declined `version`, or the version before a minor correction: up to date (rule 2).
+    carers = carers.filter(_responsible_in_audience(school, audience)).exclude(answered_filter(version))
     if audience.kind == Audience.CARER:
         carers = carers.filter(pk=int(audience.value))
+    elif audience.kind == Audience.STARTERS:
+        carers = carers.filter(_starter(school, version))
     return carers
+
+
+def _starter(school, version) -> Q:
+    """Carers who joined the school (or a child of theirs did) after its first invitation to sign
+    `version`, or the version it corrects. Before the school has invited anyone, nobody is a
+    starter: a school's first import invites nobody by itself."""
+    counting = up_to_date_lookups(version.code_id, signing_baseline(version.code, version).number)
+    first_invited = OutboxMessage.objects.filter(school=school, kind=Kind.INVITATION, **counting).aggregate(
+        at=Min("created_at")
+    )["at"]
+    if first_invited is None:
+        return Q(pk__in=[])
+    return Q(created__gt=first_invited) | Q(
+        Exists(
+            PupilCarer.objects.filter(
+                carer=OuterRef("pk"),
+                parental_responsibility=True,
+                pupil__on_roll=True,
+                pupil__school=school,
+                pupil__created__gt=first_invited,
+            )
+        )
+    )
 
 
 def audience_carers(*, school, audience, version):
@@ -389,9 +417,23 @@ class _Letters:
 
 def _with_facts(messages):
     """Outbox rows with what decides whether they may still be sent, in the same query."""
+    # Signing or declining a later version of the code answers this one's invitation too.
+    answered = {
+        "carer": OuterRef("carer"),
+        "version__code_id": OuterRef("version__code_id"),
+        "version__number__gte": OuterRef("version__number"),
+    }
     return messages.select_related("carer", "school", "version").annotate(
-        has_signed=Exists(Declaration.objects.filter(carer=OuterRef("carer"), version=OuterRef("version"))),
-        has_declined=Exists(Decline.objects.filter(carer=OuterRef("carer"), version=OuterRef("version"))),
+        has_signed=Exists(Declaration.objects.filter(**answered)),
+        has_declined=Exists(Decline.objects.filter(**answered)),
+        # Whether an invitation says what changed since (declarations/emails.py: what_changed).
+        signed_before=Exists(
+            Declaration.objects.filter(
+                carer=OuterRef("carer"),
+                version__code_id=OuterRef("version__code_id"),
+                version__number__lt=OuterRef("version__number"),
+            )
+        ),
         still_responsible=Exists(
             PupilCarer.objects.filter(carer=OuterRef("carer"), parental_responsibility=True, pupil__on_roll=True)
         ),

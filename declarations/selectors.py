@@ -12,7 +12,8 @@ import functools
 from collections import Counter
 from dataclasses import dataclass, field
 
-from django.db.models import Exists, OuterRef, Prefetch
+from django.db.models import Case, CharField, Exists, OuterRef, Prefetch, Q, Subquery, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from codes.models import Code, CodeVersion
@@ -23,9 +24,44 @@ from schools.selectors import carers_needing_paper_forms, eligible_carers, pupil
 
 
 def version_to_sign(school: Organisation, on: datetime.date | None = None) -> CodeVersion | None:
-    """The version a carer at this school signs now: the version in force (rule 1)."""
+    """The version a carer at this school signs now: the version in force (rule 1), the text
+    they read. Signing it makes them up to date; so does having signed `version_required`."""
     code = code_for_school(school)
     return version_in_force(code, on) if code else None
+
+
+def version_required(school: Organisation, on: datetime.date | None = None) -> CodeVersion | None:
+    """The latest version in force at this school that required signing (rule 2): a carer who
+    has signed it, or any later version, is up to date. After a minor correction this is the
+    version before it, so the correction asks nobody to sign again."""
+    version = version_to_sign(school, on)
+    return signing_baseline(version.code, version) if version else None
+
+
+def carer_is_up_to_date(carer: Carer, on: datetime.date | None = None) -> bool:
+    """Whether the carer has signed the latest version at their school that required signing."""
+    version = version_to_sign(carer.school, on)
+    return version is not None and current_declaration(carer, version) is not None
+
+
+def answered_filter(version: CodeVersion, carer: str = "pk") -> Q:
+    """Carers (OuterRef(`carer`)) who have signed or declined a version that counts for `version`
+    (from its signing baseline on): nobody asks them to sign again, or reminds them."""
+    counting = up_to_date_lookups(version.code_id, signing_baseline(version.code, version).number)
+    return Q(Exists(Declaration.objects.filter(carer=OuterRef(carer), **counting))) | Q(
+        Exists(Decline.objects.filter(carer=OuterRef(carer), **counting))
+    )
+
+
+def revisions_since(signed: CodeVersion, version: CodeVersion) -> list[CodeVersion]:
+    """The published versions after `signed` up to `version`, oldest first, that have a revision
+    note: what changed since the carer last signed, in the school's own words."""
+    return list(
+        published_versions(version.code)
+        .filter(number__gt=signed.number, number__lte=version.number)
+        .exclude(revision_note="")
+        .order_by("number")
+    )
 
 
 def signing_baseline(code: Code, in_force: CodeVersion) -> CodeVersion:
@@ -38,6 +74,13 @@ def signing_baseline(code: Code, in_force: CodeVersion) -> CodeVersion:
         .first()
     )
     return baseline or in_force
+
+
+def up_to_date_lookups(code_id, baseline_number) -> dict:
+    """Lookups for the declarations (and declines and requests) that count for a school now:
+    any version of its code from the signing baseline on (rule 2). The arguments may be values
+    or expressions (OuterRef) when many schools are counted in one query."""
+    return {"version__code_id": code_id, "version__number__gte": baseline_number}
 
 
 def children_to_name(carer: Carer) -> list[Pupil]:
@@ -89,7 +132,14 @@ def outstanding_request(carer: Carer, in_force: CodeVersion) -> SigningRequest |
 
 
 def current_decline(carer: Carer, in_force: CodeVersion) -> Decline | None:
-    return Decline.objects.filter(carer=carer, version=in_force).first()
+    """The carer's decline that counts for the version in force (from its signing baseline on,
+    as for declarations): a minor correction does not ask them again either."""
+    baseline = signing_baseline(in_force.code, in_force)
+    return (
+        Decline.objects.filter(carer=carer, **up_to_date_lookups(in_force.code_id, baseline.number))
+        .order_by("-version__number")
+        .first()
+    )
 
 
 def previous_declaration(carer: Carer, version: CodeVersion) -> Declaration | None:
@@ -196,7 +246,7 @@ def school_status(
     pupils in one year group and/or registration group. A fixed number of queries, whatever the
     number of carers."""
     baseline = signing_baseline(version.code, version)
-    later_versions = {"version__code_id": version.code_id, "version__number__gte": baseline.number}
+    later_versions = up_to_date_lookups(version.code_id, baseline.number)
     pupils = pupils_on_roll(school)
     if year_group:
         pupils = pupils.filter(year_group=year_group)
@@ -226,7 +276,11 @@ def school_status(
             .order_by("-version__number"),
             to_attr="current_declarations",
         ),
-        Prefetch("declines", queryset=Decline.objects.filter(version=version), to_attr="current_declines"),
+        Prefetch(
+            "declines",
+            queryset=Decline.objects.filter(**later_versions).order_by("-version__number"),
+            to_attr="current_declines",
+        ),
         Prefetch(
             "signing_requests",
             queryset=SigningRequest.objects.filter(**later_versions).order_by("-version__number"),
@@ -271,3 +325,27 @@ def _carer_status(carer: Carer, now: datetime.datetime) -> CarerStatus:
     else:
         reason = Reason.SENT
     return CarerStatus(carer, children, "outstanding", request=request, reason=reason)
+
+
+def carer_state(*, code_id, baseline_number, carer: str = "pk", email: str = "email"):
+    """Where a carer stands, as one SQL expression, for counting in the database: the rule of
+    _carer_status above. "online" or "paper" (how they signed their latest declaration that
+    counts), "declined", or outstanding: Reason.NO_EMAIL (needs a paper form) or "outstanding".
+
+    `carer` and `email` name the carer's id and e-mail address on the model queried ("carer_id"
+    and "carer__email" from PupilCarer); code_id and baseline_number as for up_to_date_lookups.
+    """
+    counting = up_to_date_lookups(code_id, baseline_number)
+    method = Subquery(
+        Declaration.objects.filter(carer=OuterRef(carer), **counting).order_by("-version__number").values("method")[:1]
+    )
+    declined = Exists(Decline.objects.filter(carer=OuterRef(carer), **counting))
+    return Coalesce(
+        method,
+        Case(
+            When(declined, then=Value("declined")),
+            When(**{email: ""}, then=Value(Reason.NO_EMAIL)),
+            default=Value("outstanding"),
+        ),
+        output_field=CharField(),
+    )

@@ -221,8 +221,8 @@ def declaration_sign(
     Guarantees: refused (VersionChanged) unless the version shown is still the version in force;
     refused (LinkExpired) once the link has expired; one declaration per carer and version, so a
     second submit, or two at once, returns the first; the declaration, its audit event and the
-    confirmation e-mail's outbox row are written together or not at all, and the e-mail is queued
-    only once they are committed.
+    confirmation e-mail's outbox row are written together or not at all, and the e-mail (and the
+    rendering of the declaration's PDF) is queued only once they are committed.
     """
     typed_name = " ".join((typed_name or "").split())
     if not typed_name:
@@ -271,6 +271,7 @@ def declaration_sign(
                 )
         except IntegrityError:
             return Declaration.objects.get(carer=carer, version=version)
+        _queue_pdf(declaration)
         audit_record(
             actor=None,
             school=locked.school,
@@ -418,6 +419,7 @@ def declaration_record_paper(
                 )
         except IntegrityError:
             raise ValidationError("This carer has already signed this version.") from None
+        _queue_pdf(declaration)
         audit_record(
             actor=recorded_by,
             school=carer.school,
@@ -427,6 +429,16 @@ def declaration_record_paper(
             request=http_request,
         )
     return declaration
+
+
+# The declaration's PDF (declarations/pdf.py).
+
+
+def _queue_pdf(declaration: Declaration) -> None:
+    """Ask a worker to render, seal and store the declaration's PDF once this transaction commits."""
+    from declarations.tasks import render_declaration_pdf
+
+    transaction.on_commit(lambda: render_declaration_pdf.enqueue(declaration.pk))
 
 
 # The outbox.

@@ -15,7 +15,7 @@ import time
 
 from django.conf import settings
 from django.core.cache import cache
-from django.http import HttpResponse, HttpResponseRedirect
+from django.http import FileResponse, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
@@ -26,7 +26,8 @@ from codes.markup import render_markdown
 from codes.views import version_context
 from declarations import selectors, services
 from declarations.forms import DeclineForm, NewLinkForm, SignForm
-from declarations.models import SigningRequest
+from declarations.models import DeclarationPdf, SigningRequest
+from declarations.pdf import pdf_download_name
 from portal.client_ip import client_ip
 
 SESSION_KEY = "signing"
@@ -69,6 +70,8 @@ RATE_LIMITS = {
     "link_miss": (20, 600),  # unknown or expired links, per client address
     "new_link_ip": (10, 3600),  # "send me a new link" requests, per client address
     "new_link_address": (3, 3600),  # new links e-mailed to one address
+    "verify": (30, 600),  # verification page: codes looked up and PDFs checked, per client address
+    "verify_miss": (10, 600),  # verification codes not found, per client address
 }
 
 
@@ -162,9 +165,11 @@ def _nothing_to_sign(request, signing_request, refused) -> HttpResponse:
 
 @require_safe
 @signing_page
-def link(request, token):
+def link(request, token, then="sign"):
     """The e-mailed link. A GET or HEAD never signs or consumes anything: link scanners make
-    them too. A GET swaps the token for a session and records "opened"; a HEAD changes nothing."""
+    them too. A GET swaps the token for a session and records "opened"; a HEAD changes nothing.
+    Then on to the signing page, or (`then="changes"`, the invitation's second link) to what
+    changed since the version the carer last signed."""
     who = _client(request)
     for name, over in (("link", _count("link", who)), ("link_miss", _over("link_miss", who))):
         if over:
@@ -178,18 +183,19 @@ def link(request, token):
         _count("link_miss", who)
         return _link_problem(request, reason="expired", status=410, school=refused.signing_request.school)
     if request.method == "HEAD":
-        return _see_other(reverse("signing:sign"))
+        return _see_other(reverse(f"signing:{then}"))
     services.link_opened(signing_request=signing_request)
     # A new session key: whoever knew this browser's old one does not share the carer's.
     request.session.cycle_key()
     request.session[SESSION_KEY] = {"request": signing_request.pk, "link": signing_request.token_hash}
-    return _see_other(reverse("signing:sign"))
+    return _see_other(reverse(f"signing:{then}"))
 
 
 def _sign_context(signing_request, version, form, *, notice="") -> dict:
     carer, school = signing_request.carer, signing_request.school
     children = selectors.children_to_name(carer)
     statement = services.statement_for(carer=carer, version=version, children=children)
+    previous = selectors.previous_declaration(carer, version)
     context = version_context(version, school)
     context.update(
         {
@@ -198,7 +204,8 @@ def _sign_context(signing_request, version, form, *, notice="") -> dict:
             "declaration_html": render_markdown(statement),
             "form": form,
             "notice": notice,
-            "previous": selectors.previous_declaration(carer, version),
+            "previous": previous,
+            "revisions": selectors.revisions_since(previous.version, version) if previous else [],
             "decline": selectors.current_decline(carer, version),
         }
     )
@@ -273,7 +280,35 @@ def done(request):
             "version": declaration.version,
             "carer": signing_request.carer,
             "statement_html": render_markdown(declaration.statement),
+            "pdf": DeclarationPdf.objects.filter(declaration=declaration).first(),
         },
+    )
+
+
+@require_safe
+@signing_page
+def copy(request):
+    """The carer's own copy of their declaration: its sealed PDF, as stored, for this session's
+    carer only. Rendered in the background just after signing; until then, a page that says so."""
+    signing_request = _signing_request(request)
+    if isinstance(signing_request, HttpResponse):
+        return signing_request
+    try:
+        version = services.signing_version_for(signing_request)
+    except services.NothingToSign as refused:
+        return _nothing_to_sign(request, signing_request, refused)
+    declaration = selectors.current_declaration(signing_request.carer, version)
+    if declaration is None:
+        return _see_other(reverse("signing:sign"))
+    record = DeclarationPdf.objects.filter(declaration=declaration).first()
+    if record is None:
+        response = render(
+            request, "declarations/copy_preparing.html", {"organisation": signing_request.school}, status=202
+        )
+        response.headers["Retry-After"] = "5"
+        return response
+    return FileResponse(
+        record.file.open("rb"), as_attachment=True, filename=pdf_download_name(declaration), content_type="application/pdf"
     )
 
 
@@ -372,6 +407,7 @@ def changes(request):
             "old": previous.version,
             "new": version,
             "signed_at": previous.signed_at,
+            "revisions": selectors.revisions_since(previous.version, version),
             "sections": compare_versions(previous.version, version),
         },
     )

@@ -266,6 +266,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", "INFO")},
+    # WeasyPrint logs every step of every PDF at INFO, and fontTools its font subsetting.
+    "loggers": {"weasyprint.progress": {"level": "WARNING"}, "fontTools": {"level": "WARNING"}},
 }
 
 # --- Signing: client addresses, cache, rate limits (declarations) ---------------------------
@@ -285,4 +287,14 @@ PORTAL_RATE_LIMITS = {
     "link_miss": (20, 600),  # unknown or expired signing links
     "new_link_ip": (10, 3600),  # "send me a new link" requests
     "new_link_address": (3, 3600),  # new links sent to one e-mail address
+    "verify": (30, 600),  # verification page: codes looked up and PDFs checked
+    "verify_miss": (10, 600),  # verification codes not found
 }
+
+# --- Evidence: sealed declaration PDFs (declarations/pdf.py, declarations/seal.py) ----------
+# The portal seals every declaration PDF with this certificate and key (a PKCS#12 file, .p12 or
+# .pfx). Required in production, checked when the first PDF is sealed or verified; in
+# development a self-signed one is made under PORTAL_SIGNING_DIR on first use.
+PORTAL_SIGNING_CERT = env("PORTAL_SIGNING_CERT", "")
+PORTAL_SIGNING_CERT_PASSWORD = env("PORTAL_SIGNING_CERT_PASSWORD", "")
+PORTAL_SIGNING_DIR = VAR_DIR / "signing"

@@ -11,8 +11,11 @@ urlpatterns = [
     path("staff/families/", include("schools.urls")),
     path("staff/declarations/", include("declarations.staff_urls")),
     path("staff/sending/", include("declarations.sending_urls")),
+    path("staff/exports/", include("declarations.export_urls")),
+    path("staff/completion/", include("declarations.dashboard_urls")),
     path("staff/", include("codes.staff_urls")),
     path("admin/", admin.site.urls),
     path("sign/", include("declarations.urls")),
+    path("verify/", include("declarations.verification_urls")),
     path("", include("codes.urls")),
 ]

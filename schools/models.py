@@ -8,6 +8,31 @@ from django.utils import timezone
 
 hex_colour = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Enter a colour as # and six hex digits, e.g. #1d4f91.")
 
+MAX_REMINDERS = 3  # there are three reminder e-mails (declarations.models.OutboxMessage.Kind)
+
+
+def parse_reminder_days(value: str) -> list[int]:
+    """"3,7,14" as [3, 7, 14]. Raises ValueError unless it is 1 to 3 increasing whole numbers of
+    days between 1 and 365."""
+    days = [int(part) for part in value.replace(" ", "").split(",")] if value.strip() else []
+    if not 1 <= len(days) <= MAX_REMINDERS or any(not 1 <= d <= 365 for d in days):
+        raise ValueError(value)
+    if any(later <= earlier for earlier, later in zip(days, days[1:])):
+        raise ValueError(value)
+    return days
+
+
+def validate_reminder_days(value: str) -> None:
+    from django.core.exceptions import ValidationError
+
+    try:
+        parse_reminder_days(value)
+    except ValueError:
+        raise ValidationError(
+            "Enter up to three numbers of days after the invitation, smallest first, separated by commas, "
+            "e.g. 3,7,14."
+        ) from None
+
 
 class Organisation(models.Model):
     """An association of schools, or a school (which may belong to one association)."""
@@ -43,6 +68,34 @@ class Organisation(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(365)],
         help_text="How long each e-mailed link to sign works before the carer must ask for a new one.",
     )
+    declaration_retention_years = models.PositiveSmallIntegerField(
+        "years declarations are kept after a pupil leaves",
+        default=6,
+        validators=[MinValueValidator(1), MaxValueValidator(50)],
+        help_text=(
+            "A carer's declarations are deleted this many years after the last of the children named "
+            "in them left the school (never while any of their children is on roll)."
+        ),
+    )
+    # Reminders and starters (declarations/scheduler.py).
+    reminder_days = models.CharField(
+        "days after the invitation to remind",
+        max_length=20,
+        default="3,7,14",
+        validators=[validate_reminder_days],
+        help_text="Carers who have not signed are reminded this many days after their invitation, e.g. 3,7,14.",
+    )
+    max_reminders = models.PositiveSmallIntegerField(
+        "reminders at most",
+        default=3,
+        validators=[MaxValueValidator(MAX_REMINDERS)],
+        help_text="0 sends no reminders; never more than 3.",
+    )
+    invite_starters_automatically = models.BooleanField(
+        "invite new families automatically",
+        default=True,
+        help_text="After an import, invite the carers of pupils who joined since the school sent its invitations.",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -59,6 +112,15 @@ class Organisation(models.Model):
     @property
     def is_school(self):
         return self.kind == self.Kind.SCHOOL
+
+    @property
+    def reminder_cadence(self) -> list[int]:
+        """The days after the invitation on which reminders are due, at most max_reminders of them."""
+        try:
+            days = parse_reminder_days(self.reminder_days)
+        except ValueError:  # stored some other way than through the form: remind as by default
+            days = [3, 7, 14]
+        return days[: min(self.max_reminders, MAX_REMINDERS)]
 
     @property
     def is_association(self):
@@ -227,6 +289,8 @@ class AuditEvent(models.Model):
         SIGN = "sign", "A carer signed online"
         DECLINE = "decline", "A carer declined to sign"
         RECORD_PAPER_DECLARATION = "record_paper_declaration", "Recorded a paper declaration"
+        EXPORT_DECLARATIONS = "export_declarations", "Exported declarations (PDFs or register)"
+        RETENTION_DELETE = "retention_delete", "Deleted a declaration at the end of its retention period"
 
     at = models.DateTimeField("when", default=timezone.now, editable=False)
     actor = models.ForeignKey(

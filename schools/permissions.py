@@ -43,6 +43,21 @@ def visible_schools(user):
     ).distinct()
 
 
+def completion_schools(user):
+    """Schools whose completion figures (counts only, never a carer's name) this user may see:
+    their own school as headteacher or office staff, or their association's member schools."""
+    return visible_schools(user)
+
+
+def administered_associations(user):
+    """Associations whose member schools' completion figures this user may see side by side."""
+    if not user.is_authenticated:
+        return Organisation.objects.none()
+    return Organisation.objects.filter(
+        kind=Organisation.Kind.ASSOCIATION, staff_roles__user=user, staff_roles__role=Role.ASSOCIATION_ADMIN
+    ).distinct()
+
+
 def can_manage_code(user, code) -> bool:
     """Headteachers manage their school's own code; association admins their association's."""
     return managed_organisations(user).filter(pk=code.owner_id).exists()

@@ -22,7 +22,13 @@ def _responsible_for_a_pupil_on_roll():
 
 
 def _carers_with_responsibility(school):
-    return Carer.objects.filter(_responsible_for_a_pupil_on_roll(), school=school, erased_at__isnull=True)
+    return carers_with_responsibility([school])
+
+
+def carers_with_responsibility(schools):
+    """Every carer asked to sign at any of `schools` (online or on paper), in one query however
+    many schools: eligible_carers and carers_needing_paper_forms together."""
+    return Carer.objects.filter(_responsible_for_a_pupil_on_roll(), school__in=schools, erased_at__isnull=True)
 
 
 def eligible_carers(school):

@@ -35,7 +35,9 @@ def families_import(
     Guarantees what import_apply guarantees (all of the plan or nothing; ImportRejected if the
     file or the changes are not those previewed), plus: a successful import is recorded in the
     audit log (file name, SHA-256, rows, counts, source) in the same transaction. `user` None is
-    the system (the command line).
+    the system (the command line). Once it has committed, if the school invites new families
+    automatically and the import added pupils, carers or links, the carers of pupils who joined
+    since the school's invitations went out are invited in the background (declarations/scheduler.py).
     """
     if user is not None and not permissions.can_manage_families(user, school):
         raise PermissionDenied("You can only import families for your own school.")
@@ -63,7 +65,15 @@ def families_import(
             },
             request=request,
         )
+        if school.invite_starters_automatically and (plan.added_pupils or plan.added_carers or plan.links_added):
+            transaction.on_commit(lambda: _enqueue_starters(school.pk))
     return result
+
+
+def _enqueue_starters(school_id: int) -> None:
+    from declarations.tasks import invite_starters  # declarations builds on schools
+
+    invite_starters.enqueue(school_id)
 
 
 def carer_status(carer: Carer) -> str:

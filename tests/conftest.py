@@ -37,6 +37,22 @@ def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(scope="session")
+def _evidence_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("evidence")
+
+
+@pytest.fixture(autouse=True)
+def evidence_files_in_tmp(settings, _evidence_dir):
+    """Files the tests make (declaration PDFs, uploads) go to a temporary directory, never var/;
+    the development seal (a self-signed certificate, declarations/seal.py) is made there once
+    per test session."""
+    settings.MEDIA_ROOT = _evidence_dir / "media"
+    settings.PORTAL_SIGNING_DIR = _evidence_dir / "signing"
+    settings.PORTAL_SIGNING_CERT = ""
+    settings.PORTAL_SIGNING_CERT_PASSWORD = ""
+
+
 @pytest.fixture(autouse=True)
 def axes_off(settings):
     """django-axes counts failed sign-ins and needs a real request to do it (client.login has

@@ -143,7 +143,10 @@ def test_submit_records_every_evidence_field(
 
     message = OutboxMessage.objects.get()
     assert (message.kind, message.carer, message.version) == (OutboxMessage.Kind.CONFIRMATION, carer, version)
-    assert [(result.task.name, result.args) for result in tasks.results] == [("send_outbox_message", [message.pk])]
+    assert [(result.task.name, result.args) for result in tasks.results] == [
+        ("render_declaration_pdf", [declaration.pk]),  # its PDF (declarations/pdf.py), then the e-mail
+        ("send_outbox_message", [message.pk]),
+    ]
 
 
 def test_the_confirmation_email_is_queued_only_when_the_declaration_is_committed(opened, version, tasks):

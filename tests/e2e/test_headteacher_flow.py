@@ -6,6 +6,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from codes.services import add_one_year
 from schools.models import Organisation, StaffRole
 from tests.factories import StaffRoleFactory
 
@@ -99,7 +100,8 @@ def test_headteacher_publishes_a_new_version(page, axe_audit, sign_in):
 
     expect(page).to_have_url(code_url)
     expect(page.get_by_role("status")).to_have_text(
-        f"Version 2 is published. It comes into force on {today:%-d %B %Y}."
+        f"Version 2 is published. It comes into force on {today:%-d %B %Y}. Every parent and carer will be "
+        "asked to sign it from that day; the e-mails go in the background."
     )
     row = page.get_by_role("row").filter(has=page.get_by_role("cell", name="2", exact=True))
     expect(row).to_contain_text("In force")
@@ -148,4 +150,16 @@ def test_overdue_review_is_flagged_to_the_headteacher(page, assert_accessible, s
 
     card.get_by_role("link", name="Manage this code").click()
     expect(page.get_by_role("alert")).to_contain_text("Review overdue: due December 2020")
+    assert_accessible(page)
+
+    # The review finds no change needed: the date moves a year on, the flag goes.
+    review = page.get_by_role("region", name="Annual review")
+    review.get_by_label("Note (optional)").fill("Reviewed by the governors; no change needed.")
+    review.get_by_role("button", name="Record the review: no change needed").click()
+    next_review = add_one_year(timezone.localdate())
+    expect(page.get_by_role("status")).to_contain_text(
+        f"Review recorded: no change needed. The next review is due on {next_review:%-d %B %Y}."
+    )
+    expect(page.get_by_role("alert")).to_have_count(0)
+    expect(page.get_by_role("region", name="Annual review")).to_contain_text("Reviewed by the governors")
     assert_accessible(page)
