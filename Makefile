@@ -1,8 +1,9 @@
 # The two commands a newcomer needs: `make run` and `make test`. See README.md.
+# `make bench` runs the benchmark suite (bench/README.md).
 PORT ?= 8000
 PY := .venv/bin/python
 
-.PHONY: run test setup setup-dev browser clean
+.PHONY: run test bench setup setup-dev setup-bench browser clean
 
 setup:
 	@scripts/bootstrap
@@ -16,6 +17,13 @@ run: setup
 
 test: setup-dev
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+setup-bench:
+	@scripts/bootstrap bench
+	@scripts/install-wrk
+
+bench: setup-bench
+	$(PY) -m bench.run $(BENCH_ARGS)
 
 clean:
 	rm -rf .venv var
