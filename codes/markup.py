@@ -4,6 +4,8 @@ Only the structure a code of conduct needs survives: headings, paragraphs, lists
 links and tables. No script, style, event handler or foreign URL scheme can get through.
 """
 
+import functools
+
 import markdown
 import nh3
 from django.utils.safestring import SafeString, mark_safe
@@ -16,7 +18,14 @@ ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "th": {"scope"}, "td": set()}
 
 
 def render_markdown(text: str) -> SafeString:
-    html = markdown.markdown(text or "", extensions=["tables", "sane_lists"], output_format="html")
+    return mark_safe(_rendered(text or ""))
+
+
+@functools.lru_cache(maxsize=256)
+def _rendered(text: str) -> str:
+    """Rendering is a pure function of the text, and the same long texts (the version in force,
+    its declaration) are rendered on every signing page: each process keeps the last 256."""
+    html = markdown.markdown(text, extensions=["tables", "sane_lists"], output_format="html")
     clean = nh3.clean(
         html,
         tags=ALLOWED_TAGS,
@@ -24,4 +33,4 @@ def render_markdown(text: str) -> SafeString:
         url_schemes={"http", "https", "mailto", "tel"},
         link_rel="noopener noreferrer",
     )
-    return mark_safe(clean)
+    return clean

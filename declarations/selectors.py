@@ -17,7 +17,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from codes.models import Code, CodeVersion
-from codes.services import code_for_school, published_versions, version_in_force
+from codes.services import published_versions
 from declarations.models import Declaration, Decline, OutboxMessage, SigningRequest
 from schools.models import Carer, Organisation, Pupil, PupilCarer
 from schools.selectors import carers_needing_paper_forms, eligible_carers, pupils_on_roll
@@ -25,9 +25,23 @@ from schools.selectors import carers_needing_paper_forms, eligible_carers, pupil
 
 def version_to_sign(school: Organisation, on: datetime.date | None = None) -> CodeVersion | None:
     """The version a carer at this school signs now: the version in force (rule 1), the text
-    they read. Signing it makes them up to date; so does having signed `version_required`."""
-    code = code_for_school(school)
-    return version_in_force(code, on) if code else None
+    they read. Signing it makes them up to date; so does having signed `version_required`.
+
+    codes.services.version_in_force(code_for_school(school)) in one query, as every signing
+    page asks it: the school's own code if it has one, else its association's."""
+    code = (
+        Code.objects.filter(owner_id__in=[school.pk, school.association_id or school.pk])
+        .order_by(Case(When(owner_id=school.pk, then=Value(0)), default=Value(1)), "pk")
+        .values("pk")[:1]
+    )
+    return (
+        CodeVersion.objects.filter(
+            code=Subquery(code), status=CodeVersion.Status.PUBLISHED, effective_from__lte=on or timezone.localdate()
+        )
+        .select_related("code")
+        .order_by("-effective_from", "-number")
+        .first()
+    )
 
 
 def version_required(school: Organisation, on: datetime.date | None = None) -> CodeVersion | None:
@@ -66,14 +80,25 @@ def revisions_since(signed: CodeVersion, version: CodeVersion) -> list[CodeVersi
 
 def signing_baseline(code: Code, in_force: CodeVersion) -> CodeVersion:
     """The latest version up to the one in force that required signing: signing it, or any
-    later version, makes a carer up to date."""
+    later version, makes a carer up to date.
+
+    Kept on the version object once found: a published version's baseline never changes (the
+    versions before it are frozen, and a version published later has a higher number), and the
+    signing page asks for it several times."""
+    if in_force.requires_signing:
+        return in_force
+    cached = getattr(in_force, "_signing_baseline", None)
+    if cached is not None:
+        return cached
     baseline = (
         published_versions(code)
         .filter(requires_signing=True, number__lte=in_force.number)
         .order_by("-number")
         .first()
-    )
-    return baseline or in_force
+    ) or in_force
+    if in_force.status == CodeVersion.Status.PUBLISHED:
+        in_force._signing_baseline = baseline
+    return baseline
 
 
 def up_to_date_lookups(code_id, baseline_number) -> dict:
@@ -96,6 +121,15 @@ def children_to_name(carer: Carer) -> list[Pupil]:
         .distinct()
         .order_by("forename", "surname", "pk")
     )
+
+
+def signing_children(signing_request: SigningRequest) -> list[Pupil]:
+    """children_to_name for the carer holding this signing request, looked up once per request
+    object: the signing page needs them to decide there is something to sign, for the statement
+    and to show them."""
+    if not hasattr(signing_request, "_children_to_name"):
+        signing_request._children_to_name = children_to_name(signing_request.carer)
+    return signing_request._children_to_name
 
 
 def names_in_words(names: list[str]) -> str:

@@ -196,7 +196,7 @@ def signing_version_for(signing_request: SigningRequest) -> CodeVersion:
     """The version the carer holding this request is asked to sign now: the version in force at
     their school. Raises NothingToSign when there is none or the carer is no longer asked."""
     carer = signing_request.carer
-    if carer.erased_at is not None or not selectors.children_to_name(carer):
+    if carer.erased_at is not None or not selectors.signing_children(signing_request):
         raise NothingToSign("You are not currently asked to sign a code of conduct at this school.")
     version = selectors.version_to_sign(signing_request.school)
     if version is None:
@@ -250,7 +250,7 @@ def declaration_sign(
         request_for_version = locked if locked.version_id == version.pk else signing_request_for(
             carer=carer, version=version
         )
-        children = selectors.children_to_name(carer)
+        children = selectors.signing_children(locked)
         try:
             with transaction.atomic():  # a savepoint: the constraint may refuse a racing second row
                 declaration = Declaration.objects.create(
@@ -434,11 +434,27 @@ def declaration_record_paper(
 # The declaration's PDF (declarations/pdf.py).
 
 
+def _enqueue_with_transaction(task, *args) -> None:
+    """Queue `task` so that it exists exactly when the caller's transaction commits.
+
+    With the portal's task queue (django-tasks-db: a table of this same database) that means
+    enqueueing now, inside the transaction: the task commits or rolls back with the rows it is
+    about, so a worker never finds it early and a process dying just after the commit cannot
+    lose it; and a signature costs one commit, not three. Any other queue gets the task once
+    the transaction has committed."""
+    from django_tasks_db import DatabaseBackend
+
+    if isinstance(task.get_backend(), DatabaseBackend):
+        task.enqueue(*args)
+    else:
+        transaction.on_commit(lambda: task.enqueue(*args))
+
+
 def _queue_pdf(declaration: Declaration) -> None:
-    """Ask a worker to render, seal and store the declaration's PDF once this transaction commits."""
+    """Ask a worker to render, seal and store the declaration's PDF (with the transaction)."""
     from declarations.tasks import render_declaration_pdf
 
-    transaction.on_commit(lambda: render_declaration_pdf.enqueue(declaration.pk))
+    _enqueue_with_transaction(render_declaration_pdf, declaration.pk)
 
 
 # The outbox.
@@ -450,8 +466,8 @@ def _next_sequence(*, carer: Carer, version_id: int, kind: str) -> int:
 
 
 def _queue_email(*, carer: Carer, version_id: int, kind: str, sequence: int = 0) -> OutboxMessage:
-    """Write the e-mail to the outbox now; ask a worker to send it once this transaction commits
-    (never before: a worker must not find a row that may yet be rolled back)."""
+    """Write the e-mail to the outbox and ask a worker to send it, with this transaction
+    (_enqueue_with_transaction): a worker never finds a row that may yet be rolled back."""
     message, _ = OutboxMessage.objects.get_or_create(
         carer=carer,
         version_id=version_id,
@@ -461,5 +477,5 @@ def _queue_email(*, carer: Carer, version_id: int, kind: str, sequence: int = 0)
     )
     from declarations.tasks import send_outbox_message  # tasks import the sending rules, which import these
 
-    transaction.on_commit(lambda: send_outbox_message.enqueue(message.pk))
+    _enqueue_with_transaction(send_outbox_message, message.pk)
     return message

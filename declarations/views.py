@@ -193,7 +193,7 @@ def link(request, token, then="sign"):
 
 def _sign_context(signing_request, version, form, *, notice="") -> dict:
     carer, school = signing_request.carer, signing_request.school
-    children = selectors.children_to_name(carer)
+    children = selectors.signing_children(signing_request)
     statement = services.statement_for(carer=carer, version=version, children=children)
     previous = selectors.previous_declaration(carer, version)
     context = version_context(version, school)
@@ -218,15 +218,10 @@ def sign(request):
     signing_request = _signing_request(request)
     if isinstance(signing_request, HttpResponse):
         return signing_request
-    try:
-        version = services.signing_version_for(signing_request)
-    except services.NothingToSign as refused:
-        return _nothing_to_sign(request, signing_request, refused)
-    if selectors.current_declaration(signing_request.carer, version) is not None:
-        return _see_other(reverse("signing:done"))
-    form = SignForm(initial={"version": version.pk})
-    notice, status = "", 200
+    version, form, notice, status = None, None, "", 200
     if request.method == "POST":
+        # The service checks everything again under the request's row lock (what is in force,
+        # whether the carer has signed already), so the POST goes straight to it.
         form = SignForm(request.POST)
         if form.is_valid():
             try:
@@ -252,6 +247,15 @@ def sign(request):
                 return _nothing_to_sign(request, signing_request, refused)
             else:
                 return _see_other(reverse("signing:done"))
+    if version is None:
+        try:
+            version = services.signing_version_for(signing_request)
+        except services.NothingToSign as refused:
+            return _nothing_to_sign(request, signing_request, refused)
+        if selectors.current_declaration(signing_request.carer, version) is not None:
+            return _see_other(reverse("signing:done"))
+    if form is None:
+        form = SignForm(initial={"version": version.pk})
     return render(
         request, "declarations/sign.html", _sign_context(signing_request, version, form, notice=notice), status=status
     )

@@ -5,6 +5,7 @@ import html
 
 import pytest
 from django.contrib import admin
+from django.db import transaction
 from django.test import RequestFactory
 
 from codes.markup import render_markdown
@@ -153,6 +154,30 @@ def test_the_confirmation_email_is_queued_only_when_the_declaration_is_committed
     sign(opened, version)  # the test's transaction never commits
     assert OutboxMessage.objects.filter(kind="confirmation").count() == 1
     assert tasks.results == []
+
+
+def test_with_the_portals_task_queue_the_pdf_and_email_tasks_commit_and_roll_back_with_the_signature(
+    link, version, settings
+):
+    """django-tasks-db keeps its queue in the portal's database: the signature's tasks are written
+    in its transaction, so a failure after signing leaves neither a declaration nor a task, and
+    a crash just after the commit cannot lose the PDF or the confirmation."""
+    dummy, settings.TASKS = settings.TASKS, {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    from django_tasks_db.models import DBTaskResult
+
+    signing_request, _ = link
+    evidence = dict(version_id_shown=version.pk, typed_name="Mary Smith", agreed=True, ip=None, user_agent="")
+    with pytest.raises(RuntimeError), transaction.atomic():
+        services.declaration_sign(signing_request=signing_request, **evidence)
+        queued = sorted(path.rsplit(".", 1)[1] for path in DBTaskResult.objects.values_list("task_path", flat=True))
+        assert queued == ["render_declaration_pdf", "send_outbox_message"]
+        raise RuntimeError("the request failed after signing")
+    assert not Declaration.objects.exists() and not DBTaskResult.objects.exists()
+
+    declaration = services.declaration_sign(signing_request=signing_request, **evidence)
+    pdf_task = DBTaskResult.objects.get(task_path__endswith="render_declaration_pdf")
+    assert pdf_task.args_kwargs["args"] == [declaration.pk]
+    settings.TASKS = dummy  # the module's `tasks` fixture clears its in-memory queue afterwards
 
 
 def test_the_receipt_shows_what_was_signed_when_and_the_fingerprint(opened, version):
