@@ -193,11 +193,43 @@ STORAGES = {
     },
 }
 
-# E-mail (Django 6.1 MAILERS): written to files under var/mail unless an SMTP server is configured.
+# Stored files (declaration PDFs, paper scans, exports, uploads waiting to be imported) all go
+# through Django's storage API. On one machine they live under MEDIA_ROOT; name a bucket to keep
+# them in S3-compatible object storage instead, shared by every process on every machine
+# (django-storages: `pip install -e ".[s3]"`; boto3 reads AWS_ACCESS_KEY_ID and
+# AWS_SECRET_ACCESS_KEY from the environment). Files are private: links to them are signed and
+# expire, and nothing is ever overwritten.
+if env("AWS_STORAGE_BUCKET_NAME"):
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env("AWS_STORAGE_BUCKET_NAME"),
+            "endpoint_url": env("AWS_S3_ENDPOINT_URL") or None,  # e.g. another S3-compatible service
+            "region_name": env("AWS_S3_REGION_NAME") or None,
+            "location": env("AWS_LOCATION", ""),
+            "default_acl": "private",
+            "querystring_auth": True,
+            "querystring_expire": 300,
+            "file_overwrite": False,
+        },
+    }
+
+# E-mail (Django 6.1 MAILERS): written to files under var/mail unless an SMTP server or an e-mail
+# service is configured. For a service, name Anymail's backend for it (ANYMAIL_ESP=amazon_ses,
+# postmark, mailgun, brevo, ...: `pip install -e ".[anymail]"`) and give its settings as
+# ANYMAIL_<SETTING> variables, e.g. ANYMAIL_POSTMARK_SERVER_TOKEN; they become Anymail's ANYMAIL
+# setting without the prefix.
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Codes of conduct portal <no-reply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 PORTAL_MAIL_DIR = VAR_DIR / "mail"
-if env("EMAIL_HOST"):
+if env("ANYMAIL_ESP"):
+    MAILERS = {"default": {"BACKEND": f"anymail.backends.{env('ANYMAIL_ESP')}.EmailBackend"}}
+    ANYMAIL = {
+        name.removeprefix("ANYMAIL_"): value
+        for name, value in os.environ.items()
+        if name.startswith("ANYMAIL_") and name != "ANYMAIL_ESP"
+    }
+elif env("EMAIL_HOST"):
     MAILERS = {
         "default": {
             "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
@@ -212,7 +244,7 @@ if env("EMAIL_HOST"):
         }
     }
 elif PRODUCTION:
-    raise ImproperlyConfigured("EMAIL_HOST must be set when PORTAL_ENV=production.")
+    raise ImproperlyConfigured("EMAIL_HOST (an SMTP server) or ANYMAIL_ESP (an e-mail service) must be set when PORTAL_ENV=production.")
 else:
     MAILERS = {
         "default": {

@@ -41,3 +41,50 @@ def test_demo_accounts_are_never_created_in_production():
     result = run_manage("load_demo", extra_env=PRODUCTION_ENV)
     assert result.returncode != 0
     assert "never created with PORTAL_ENV=production" in result.stderr
+
+
+def test_files_go_to_s3_compatible_storage_when_a_bucket_is_named_and_production_still_passes_its_checks():
+    """Every stored file (PDFs, scans, exports, uploads) goes through default_storage: naming a
+    bucket is the whole change. Nothing here talks to S3: the storage is only configured."""
+    s3 = {
+        **PRODUCTION_ENV,
+        "AWS_STORAGE_BUCKET_NAME": "portal-evidence",
+        "AWS_S3_ENDPOINT_URL": "https://s3.example.org",
+        "AWS_S3_REGION_NAME": "eu-west-2",
+    }
+    script = (
+        "from django.core.files.storage import default_storage, storages; "
+        "from declarations.models import DeclarationPdf, Export; "
+        "s = storages['default']; "
+        "print(type(s).__module__, s.bucket_name, s.endpoint_url, s.default_acl, s.file_overwrite, "
+        "DeclarationPdf._meta.get_field('file').storage is default_storage, "
+        "Export._meta.get_field('file').storage is default_storage)"
+    )
+    result = run_manage("shell", "-c", script, extra_env=s3)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1].split() == [  # the last line: `shell` first says what it imported
+        "storages.backends.s3", "portal-evidence", "https://s3.example.org", "private", "False", "True", "True"
+    ]
+    assert run_manage("check", "--deploy", "--fail-level", "WARNING", extra_env=s3).returncode == 0
+
+
+def test_an_email_service_through_anymail_is_only_a_settings_change():
+    service = {k: v for k, v in PRODUCTION_ENV.items() if k != "EMAIL_HOST"}
+    service.update({"ANYMAIL_ESP": "postmark", "ANYMAIL_POSTMARK_SERVER_TOKEN": "token-from-the-service"})
+    script = (
+        "from django.conf import settings; from django.core import mail; "
+        "m = mail.mailers['default']; print(type(m).__module__, m.server_token, settings.ANYMAIL)"
+    )
+    result = run_manage("shell", "-c", script, extra_env=service)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == (
+        "anymail.backends.postmark token-from-the-service {'POSTMARK_SERVER_TOKEN': 'token-from-the-service'}"
+    )
+    assert run_manage("check", "--deploy", "--fail-level", "WARNING", extra_env=service).returncode == 0
+
+
+def test_production_refuses_to_start_without_a_way_to_send_email():
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != "EMAIL_HOST"}
+    result = run_manage("check", extra_env=env)
+    assert result.returncode != 0
+    assert "EMAIL_HOST (an SMTP server) or ANYMAIL_ESP (an e-mail service) must be set" in result.stderr
