@@ -176,6 +176,24 @@ def current_decline(carer: Carer, in_force: CodeVersion) -> Decline | None:
     )
 
 
+def latest_declarations(carer: Carer, in_force: CodeVersion) -> tuple[Declaration | None, Declaration | None]:
+    """current_declaration and previous_declaration for the version in force, in one query: the
+    carer's latest declaration of this code is the current one if it counts (from the signing
+    baseline on), and otherwise the previous one (the baseline is never after the version in
+    force). What the signing page needs on every request."""
+    latest = (
+        Declaration.objects.filter(carer=carer, version__code_id=in_force.code_id, version__number__lte=in_force.number)
+        .select_related("version", "school")
+        .order_by("-version__number")
+        .first()
+    )
+    if latest is None:
+        return None, None
+    if latest.version.number >= signing_baseline(in_force.code, in_force).number:
+        return latest, None
+    return None, latest
+
+
 def previous_declaration(carer: Carer, version: CodeVersion) -> Declaration | None:
     """The carer's latest declaration of an earlier version of the same code: what they last
     agreed to, to show them what changed since."""

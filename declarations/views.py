@@ -137,12 +137,12 @@ def _signing_request(request) -> SigningRequest | HttpResponse:
     signing_request = None
     if held.get("request") and held.get("link"):
         signing_request = (
-            SigningRequest.objects.select_related("school", "carer__school", "version")
-            .filter(pk=held["request"])
-            .first()
+            SigningRequest.objects.select_related("school", "carer", "version").filter(pk=held["request"]).first()
         )
     if signing_request is None:
         return _link_problem(request, reason="no-session", status=403)
+    if signing_request.carer.school_id == signing_request.school_id:  # always: a carer is the school's
+        signing_request.carer.school = signing_request.school
     if signing_request.token_hash != held["link"]:
         # Staff re-issued the link, perhaps because it went astray: this session ends with it.
         del request.session[SESSION_KEY]
@@ -191,11 +191,10 @@ def link(request, token, then="sign"):
     return _see_other(reverse(f"signing:{then}"))
 
 
-def _sign_context(signing_request, version, form, *, notice="") -> dict:
+def _sign_context(signing_request, version, form, *, previous, notice="") -> dict:
     carer, school = signing_request.carer, signing_request.school
     children = selectors.signing_children(signing_request)
     statement = services.statement_for(carer=carer, version=version, children=children)
-    previous = selectors.previous_declaration(carer, version)
     context = version_context(version, school)
     context.update(
         {
@@ -252,13 +251,13 @@ def sign(request):
             version = services.signing_version_for(signing_request)
         except services.NothingToSign as refused:
             return _nothing_to_sign(request, signing_request, refused)
-        if selectors.current_declaration(signing_request.carer, version) is not None:
-            return _see_other(reverse("signing:done"))
+    current, previous = selectors.latest_declarations(signing_request.carer, version)
+    if current is not None:
+        return _see_other(reverse("signing:done"))
     if form is None:
         form = SignForm(initial={"version": version.pk})
-    return render(
-        request, "declarations/sign.html", _sign_context(signing_request, version, form, notice=notice), status=status
-    )
+    context = _sign_context(signing_request, version, form, previous=previous, notice=notice)
+    return render(request, "declarations/sign.html", context, status=status)
 
 
 @require_safe

@@ -55,6 +55,30 @@ def test_the_page_shows_the_school_the_code_and_the_declaration_filled_in(opened
     assert "<script" not in text  # works without JavaScript
 
 
+def test_the_page_costs_the_same_few_queries_however_many_children_and_past_versions(
+    opened, carer, school_code, version, django_assert_num_queries
+):
+    """Parents open the page all at once in a September evening: its cost must not grow with the
+    family or the school's history (bench/signing.py measures it under load)."""
+    with django_assert_num_queries(6):  # session, link, children, version in force, declarations, decline
+        assert opened.get("/sign/").status_code == 200
+    for n in range(4):
+        add_child(carer, forename=f"Child{n}", surname="Smith")
+    services.declaration_sign(
+        signing_request=services.signing_request_for(carer=carer, version=version),
+        version_id_shown=version.pk, typed_name="Mary Smith", agreed=True, ip=None, user_agent="",
+    )
+    newer = published_version(school_code, body="## Code\n\nParents will be kind online, always.")
+    newer_link = services.signing_request_for(carer=carer, version=newer)
+    services.link_issue(signing_request=newer_link)
+    session = opened.session
+    session["signing"] = {"request": newer_link.pk, "link": SigningRequest.objects.get(pk=newer_link.pk).token_hash}
+    session.save()
+    with django_assert_num_queries(7):  # and what changed since the version they signed
+        text = page(opened.get("/sign/"))
+    assert "You signed version 1" in text and "Child3 Smith" in text
+
+
 def test_the_declaration_names_only_children_on_roll_the_carer_is_responsible_for(opened, carer):
     add_child(carer, forename="Cara", surname="Smith", on_roll=False)
     add_child(carer, forename="Dan", surname="Jones", parental_responsibility=False)
