@@ -6,22 +6,31 @@ How no carer is e-mailed twice for the same purpose
    writes one OutboxMessage per carer, version and kind of e-mail. The outbox's unique constraint
    on (carer, version, kind, sequence) means a repeated, retried or concurrent send finds the
    row already there and adds nothing.
-2. A worker claims a row by moving it from pending to sending in one conditional UPDATE; only
-   the worker whose UPDATE changed the row goes on to send it.
-3. Once the mail server has taken the e-mail, the row is marked sent. If the mail backend raises,
-   the e-mail was not taken: a refusal of that one message (a bad address) marks it failed and the
-   run goes on; anything else (the connection dropped) puts the row back to pending, stops the run
-   and asks for another in a minute, up to MAX_ATTEMPTS tries per e-mail. A server that cannot be
-   reached at all stops the run before any row is claimed, and costs no e-mail a try: the e-mails
-   wait, and the run is asked for again every minute until the server is back.
-4. A worker that dies between claiming and marking leaves a row in sending, and nobody knows
-   whether that e-mail went. It is never sent again automatically: better an e-mail staff can see
-   is missing than one a parent gets twice. After INTERRUPTED_AFTER the batch page shows it as
-   interrupted, with "send again", which adds a row with the next sequence.
+2. A worker claims rows by moving them from pending to sending in one conditional UPDATE, a few
+   (CHUNK_SIZE) at a time: the oldest pending rows, under row locks that make another worker skip
+   them and take the next ones (PostgreSQL), or in a transaction that holds the write lock
+   (SQLite). Only the worker whose UPDATE changed a row goes on to send it, so any number of
+   workers can share one batch. The claimed rows' new links are then issued together (one
+   statement), just before their e-mails go: each carer's old link stops working then.
+3. Once the mail server has taken the e-mails of a chunk, their rows are marked sent, together.
+   If the mail backend raises, that e-mail was not taken: a refusal of that one message (a bad
+   address) marks it failed and the run goes on; anything else (the connection dropped) puts it
+   and the rows of its chunk not tried yet back to pending, stops the run and asks for another in
+   a minute, up to MAX_ATTEMPTS tries per e-mail. A server that cannot be reached at all stops
+   the run before any row is claimed, and costs no e-mail a try: the e-mails wait, and the run is
+   asked for again every minute until the server is back. An e-mail that did not go leaves the
+   carer's earlier link working.
+4. A worker that dies between claiming and marking leaves the rows of its chunk in sending, and
+   nobody knows whether those e-mails went. They are never sent again automatically: better an
+   e-mail staff can see is missing than one a parent gets twice. After INTERRUPTED_AFTER the
+   batch page shows them as interrupted, with "send again", which adds a row with the next
+   sequence. CHUNK_SIZE keeps that group small.
 
-Sending is chunked (CHUNK_SIZE rows at a time) over one mail connection per run, so memory stays
-flat and an SMTP server sees one session, not thousands. Tasks (declarations/tasks.py) only load
-by id and call outbox_send_pending / outbox_message_send; every task is enqueued on commit.
+Sending is chunked over one mail connection per run, so memory stays flat and an SMTP server sees
+one session, not thousands. The e-mails of a school's send are written from its letter, filled
+once per run. Tasks (declarations/tasks.py) only load by id and call outbox_send_pending /
+outbox_message_send; every task is enqueued on commit, a large batch's as several tasks, so that
+several workers send it together (SENDER_SHARE).
 """
 
 from __future__ import annotations
@@ -29,11 +38,13 @@ from __future__ import annotations
 import datetime
 import logging
 import smtplib
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from itertools import batched
 
 from django.core.exceptions import ValidationError
 from django.core.mail import mailers
+from django.db import connection as db_connection
 from django.db import transaction
 from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q
 from django.utils import timezone
@@ -43,7 +54,8 @@ from codes.services import code_for_school, version_in_force
 from declarations import emails
 from declarations.models import Declaration, Decline, OutboxMessage, SendBatch, SigningRequest
 from declarations.selectors import answered_filter, signing_baseline, up_to_date_lookups
-from declarations.services import link_issue, signing_request_for
+from declarations.services import DEFAULT_LINK_DAYS
+from declarations.tokens import new_token
 from schools import selectors
 from schools.audit import audit_record
 from schools.models import AuditEvent, Carer, Organisation, Pupil, PupilCarer
@@ -53,7 +65,9 @@ logger = logging.getLogger(__name__)
 Kind = OutboxMessage.Kind
 Status = OutboxMessage.Status
 
-CHUNK_SIZE = 200
+CHUNK_SIZE = 50  # rows claimed, sent and marked sent together
+SENDER_SHARE = 500  # e-mails per sending task queued for a batch (so several workers share it)
+MAX_SENDERS = 8
 INSERT_BATCH_SIZE = 500
 MAX_ATTEMPTS = 3
 RETRY_AFTER = datetime.timedelta(minutes=1)
@@ -321,7 +335,7 @@ def invitations_send(
             else None,
         )
         if enqueue and queued:
-            transaction.on_commit(lambda: _enqueue_batch(batch.pk))
+            transaction.on_commit(lambda: _enqueue_batch(batch.pk, emails=queued))
     batch.summary = summary
     return batch
 
@@ -332,11 +346,15 @@ def batch_resume(*, batch: SendBatch) -> None:
     transaction.on_commit(lambda: _enqueue_batch(batch.pk))
 
 
-def _enqueue_batch(batch_id: int, *, after: datetime.timedelta | None = None) -> None:
+def _enqueue_batch(batch_id: int, *, after: datetime.timedelta | None = None, emails: int = 0) -> None:
+    """Ask for the batch to be sent: one task, or one per SENDER_SHARE of its `emails` (up to
+    MAX_SENDERS), which as many workers run at once, claiming rows in turn. A task that starts
+    once the others have sent everything finds nothing to claim and ends."""
     from declarations.tasks import send_batch
 
     task = send_batch if after is None else send_batch.using(run_after=timezone.now() + after)
-    task.enqueue(batch_id)
+    for _ in range(max(1, min(MAX_SENDERS, -(-emails // SENDER_SHARE)))):
+        task.enqueue(batch_id)
 
 
 def _enqueue_message(message_id: int, *, after: datetime.timedelta | None = None) -> None:
@@ -383,6 +401,10 @@ class _Mailer:
                 raise MailServerUnavailable(f"Could not connect to the mail server. {_describe(error)}") from error
             self._connection = connection
 
+    @property
+    def is_open(self) -> bool:
+        return self._connection is not None
+
     def send(self, email) -> None:
         self.open()
         self._connection.send_messages([email])
@@ -403,16 +425,27 @@ class _Mailer:
 
 
 class _Letters:
-    """Each school's covering letter for a version, filled once per run rather than per e-mail."""
+    """What every e-mail of a school's send shares, worked out once per run rather than per e-mail:
+    the covering letter for a version, how long its links work, the invitation's text."""
 
     def __init__(self):
         self._letters = {}
+        self._link_days = {}
+        self.stencils = {}  # invitations written once per school, version and expiry date (emails.py)
 
     def for_message(self, message: OutboxMessage) -> emails.Letter:
         key = (message.school_id, message.version_id, timezone.localdate())
         if key not in self._letters:
             self._letters[key] = emails.covering_letter(school=message.school, version=message.version)
         return self._letters[key]
+
+    def link_days(self, message: OutboxMessage) -> int:
+        """How long the school of the carer's request keeps a link working (services.link_issue)."""
+        school_id = message.carer.school_id
+        if school_id not in self._link_days:
+            school = message.school if message.school_id == school_id else Organisation.objects.get(pk=school_id)
+            self._link_days[school_id] = school.link_valid_days or DEFAULT_LINK_DAYS
+        return self._link_days[school_id]
 
 
 def _with_facts(messages):
@@ -462,29 +495,28 @@ def reason_not_to_send(message: OutboxMessage) -> str:
 def outbox_send_pending(*, batch_id: int | None = None, limit: int | None = None) -> dict:
     """Send pending outbox e-mails (one batch's, or any), oldest first; returns counts by outcome.
 
-    Rows are read CHUNK_SIZE at a time and each is claimed before it is sent, so any number of
-    workers may run this at once and none sends a row another has claimed. One mail connection
-    serves the whole run. If the mail server fails (not just refuses one message) the row goes
-    back to pending, a retry is enqueued for a minute later and MailServerUnavailable is raised.
+    Rows are claimed CHUNK_SIZE at a time (the oldest pending rows no other worker is claiming)
+    before they are sent, so any number of workers may run this at once, sharing the rows, and
+    none sends a row another has claimed. One mail connection serves the whole run. If the mail
+    server fails (not just refuses one message) the rows not sent go back to pending, a retry is
+    enqueued for a minute later and MailServerUnavailable is raised.
     """
     result = SendResult()
     letters = _Letters()
-    last_pk = 0
     pending = OutboxMessage.objects.filter(status=Status.PENDING)
     if batch_id is not None:
         pending = pending.filter(batch_id=batch_id)
+    claimable = _claimable(pending)  # built once: its annotations cost more to build than to run
     try:
         with _Mailer() as mailer:
             while limit is None or result.handled < limit:
+                if not mailer.is_open:  # opened before any row is claimed: a server that is down costs no try
+                    if not pending.exists():
+                        break
+                    mailer.open()
                 size = CHUNK_SIZE if limit is None else min(CHUNK_SIZE, limit - result.handled)
-                chunk = list(_with_facts(pending.filter(pk__gt=last_pk)).order_by("pk")[:size])
-                if not chunk:
+                if not _send_chunk(claimable, size, mailer, letters, result):
                     break
-                mailer.open()
-                _signing_requests_ensure(chunk)
-                for message in chunk:
-                    last_pk = message.pk
-                    result.add(_send_one(message, mailer, letters))
     except MailServerUnavailable:
         if batch_id is not None:
             _enqueue_batch(batch_id, after=RETRY_AFTER)
@@ -502,67 +534,223 @@ def outbox_message_send(message_id: int) -> str:
     or claimed by another worker). On a mail server failure the row goes back to pending and a
     retry is enqueued for a minute later.
     """
-    message = _with_facts(OutboxMessage.objects.filter(pk=message_id, status=Status.PENDING)).first()
-    if message is None:
+    message = OutboxMessage.objects.filter(pk=message_id).values("status", "batch_id").first()
+    if message is None or message["status"] != Status.PENDING:
         return "taken"
+    result = SendResult()
     try:
         with _Mailer() as mailer:
             mailer.open()
-            outcome = _send_one(message, mailer, _Letters())
+            pending = OutboxMessage.objects.filter(pk=message_id, status=Status.PENDING)
+            _send_chunk(_claimable(pending), 1, mailer, _Letters(), result)
     except MailServerUnavailable:
         _enqueue_message(message_id, after=RETRY_AFTER)
         raise
     finally:
-        if message.batch_id is not None:
-            _batch_finish_if_done(message.batch_id)
-    return outcome
+        if message["batch_id"] is not None:
+            _batch_finish_if_done(message["batch_id"])
+    outcomes = [outcome for outcome, count in result.as_dict().items() if count]
+    return outcomes[0] if outcomes else "taken"
 
 
-def _signing_requests_ensure(chunk) -> None:
-    """The request rows the chunk's links will need, made in one INSERT rather than one each
-    (the rows signing_request_for would create; it then only finds them)."""
+@dataclass
+class _Prepared:
+    """One claimed row's e-mail, written and ready to go, with the link it carries."""
+
+    message: OutboxMessage
+    email: object
+    token_hash: str | None = None
+    expires_at: datetime.datetime | None = None
+    request: SigningRequest | None = None  # once the link is issued
+    replaced: tuple | None = None  # the link it replaced: token_hash, issued_at, expires_at, reissued_count
+
+
+def _claimable(pending):
+    """The pending rows with what decides whether they may still go, oldest first, locked as they
+    are read and skipping rows another worker has locked (see _claim_next)."""
+    return _with_facts(pending).select_for_update(skip_locked=True, of=("self",)).order_by("pk")
+
+
+def _send_chunk(claimable, size: int, mailer: _Mailer, letters: _Letters, result: SendResult) -> bool:
+    """Claim up to `size` of the `claimable` rows and send them; False when there was none to claim.
+
+    1. One transaction: the rows claimed (pending → sending, a try used), or skipped if they
+       should no longer go. 2. Each e-mail written with a new link's token. 3. One transaction:
+       the links issued (each request's hash replaced: earlier links stop working). 4. Each sent
+       over the run's connection. 5. One transaction: those the server took marked sent.
+    A worker that dies between 1 and 5 leaves the chunk's rows in sending: none of them is sent
+    again automatically (the module docstring, rule 4).
+    """
+    claimed = _claim_next(claimable, size, result)
+    if claimed is None:
+        return False
+    if not claimed:
+        return True
+    now = timezone.now()
+    prepared, faults = [], {}
+    for message in claimed:
+        try:
+            prepared.append(_prepare(message, letters, now))
+        except Exception as error:
+            logger.exception("Could not prepare outbox message %s", message.pk)
+            faults[message] = _describe(error)
+    with transaction.atomic():
+        _links_issue([item for item in prepared if item.token_hash], now)
+        for message, error in faults.items():  # nothing was sent and no link issued
+            _finish(message, Status.FAILED, error=error)
+    result.failed += len(faults)
+    sent = []
+    for index, item in enumerate(prepared):
+        try:
+            mailer.send(item.email)
+        except Exception as error:
+            if _refused_for_this_message(error):
+                _links_restore([item])
+                _finish(item.message, Status.FAILED, error=_describe(error))
+                result.failed += 1
+                continue
+            # Those that went are sent; this one and those not tried yet wait for the retry.
+            _mark_sent(sent)
+            result.sent += len(sent)
+            _links_restore(prepared[index:])
+            _release(item.message, error)
+            _unclaim(prepared[index + 1 :])
+            raise MailServerUnavailable(_describe(error)) from error
+        sent.append(item)
+    _mark_sent(sent)
+    result.sent += len(sent)
+    return True
+
+
+def _claim_next(claimable, size: int, result: SendResult) -> list[OutboxMessage] | None:
+    """Claim the oldest `size` pending rows no other worker is claiming, in one transaction, and
+    skip those that should no longer go; the rows claimed ([] if all were skipped), or None if
+    there was nothing to claim."""
+    for _ in range(3):
+        try:
+            with transaction.atomic():
+                # Row locks skip rows another worker is claiming (PostgreSQL); on SQLite the
+                # transaction holds the write lock from its start. Either way the UPDATE below
+                # changes every row read; if it did not, nothing is kept and the claim is tried again.
+                rows = list(claimable[:size])
+                if not rows:
+                    return None
+                skipped, claimed = defaultdict(list), []
+                for message in rows:
+                    reason = reason_not_to_send(message)
+                    if reason:
+                        skipped[reason].append(message.pk)
+                    else:
+                        claimed.append(message)
+                changed = 0
+                for reason, ids in skipped.items():
+                    changed += OutboxMessage.objects.filter(pk__in=ids, status=Status.PENDING).update(
+                        status=Status.SKIPPED, error=reason
+                    )
+                now = timezone.now()
+                if claimed:
+                    changed += OutboxMessage.objects.filter(
+                        pk__in=[message.pk for message in claimed], status=Status.PENDING
+                    ).update(status=Status.SENDING, claimed_at=now, attempts=F("attempts") + 1)
+                if changed != len(rows):
+                    raise _ClaimRaced()
+        except _ClaimRaced:
+            continue
+        result.skipped += len(rows) - len(claimed)
+        for message in claimed:
+            message.status, message.claimed_at, message.attempts = Status.SENDING, now, message.attempts + 1
+        _signing_requests_ensure(claimed)
+        return claimed
+    return []  # raced three times (a database without row locks): another worker has these rows
+
+
+class _ClaimRaced(Exception):
+    """Another worker changed rows between reading and claiming them (a database without row locks)."""
+
+
+def _signing_requests_ensure(messages) -> None:
+    """The request rows the links will need, made in one INSERT rather than one each (the rows
+    services.signing_request_for would create)."""
     SigningRequest.objects.bulk_create(
         [
             SigningRequest(school_id=m.carer.school_id, carer_id=m.carer_id, version_id=m.version_id)
-            for m in chunk
+            for m in messages
             if m.kind in LINK_KINDS
         ],
         ignore_conflicts=True,
     )
 
 
-def _send_one(message: OutboxMessage, mailer: _Mailer, letters: _Letters) -> str:
-    reason = reason_not_to_send(message)
-    if reason:
-        skipped = OutboxMessage.objects.filter(pk=message.pk, status=Status.PENDING).update(
-            status=Status.SKIPPED, error=reason
+def _prepare(message: OutboxMessage, letters: _Letters, now: datetime.datetime) -> _Prepared:
+    """The e-mail for a claimed row, with a new link's token in it (the token lives only in the
+    e-mail; the link is issued, its hash stored, just before it is sent)."""
+    if message.kind in LINK_KINDS:
+        token, token_hash = new_token()
+        expires_at = now + datetime.timedelta(days=letters.link_days(message))
+        letter = letters.for_message(message) if message.kind == Kind.INVITATION else None
+        email = emails.email_for(
+            message, token=token, expires_at=expires_at, letter=letter, stencils=letters.stencils
         )
-        return "skipped" if skipped else "taken"
-    # The claim and the new link commit together, before anything is sent.
-    with transaction.atomic():
-        if not _claim(message):
-            return "taken"
-        try:
-            email, signing_request = _prepare(message, letters)
-        except Exception as error:
-            # A fault in making this one e-mail (nothing was sent): record it, go on with the others.
-            logger.exception("Could not prepare outbox message %s", message.pk)
-            _finish(message, Status.FAILED, error=_describe(error))
-            return "failed"
-    try:
-        mailer.send(email)
-    except Exception as error:
-        if _refused_for_this_message(error):
-            _finish(message, Status.FAILED, error=_describe(error))
-            return "failed"
-        _release(message, error)
-        raise MailServerUnavailable(_describe(error)) from error
-    _mark_sent(message, signing_request)
-    return "sent"
+        return _Prepared(message, email, token_hash, expires_at)
+    declaration = Declaration.objects.filter(carer_id=message.carer_id, version_id=message.version_id).first()
+    return _Prepared(message, emails.email_for(message, declaration=declaration))
+
+
+def _links_issue(items: list[_Prepared], now: datetime.datetime) -> None:
+    """Issue each item's link in one UPDATE: its request's hash replaced (so any earlier link
+    stops working), as services.link_issue does one at a time."""
+    if not items:
+        return
+    requests = {
+        (request.carer_id, request.version_id): request
+        for request in SigningRequest.objects.select_for_update(no_key=True, of=("self",)).filter(
+            carer_id__in={item.message.carer_id for item in items},
+            version_id__in={item.message.version_id for item in items},
+        )
+    }
+    for item in items:
+        request = requests[(item.message.carer_id, item.message.version_id)]
+        item.request = request
+        item.replaced = (request.token_hash, request.issued_at, request.expires_at, request.reissued_count)
+        if request.issued_at:
+            request.reissued_count += 1
+        request.token_hash, request.issued_at, request.expires_at = item.token_hash, now, item.expires_at
+    # One statement run for every row (executemany), rather than bulk_update's CASE per column,
+    # whose building costs more than the database's work.
+    names = ("token_hash", "issued_at", "expires_at", "reissued_count")
+    fields = [SigningRequest._meta.get_field(name) for name in names]
+    table, quote = SigningRequest._meta.db_table, db_connection.ops.quote_name
+    sql = (
+        f"UPDATE {quote(table)} SET {', '.join(f'{quote(field.column)} = %s' for field in fields)} "
+        f"WHERE {quote(SigningRequest._meta.pk.column)} = %s"
+    )
+    rows = {item.request.pk: item.request for item in items}.values()
+    with db_connection.cursor() as cursor:
+        cursor.executemany(
+            sql,
+            [
+                [field.get_db_prep_save(getattr(request, field.attname), db_connection) for field in fields]
+                + [request.pk]
+                for request in rows
+            ],
+        )
+
+
+def _links_restore(items: list[_Prepared]) -> None:
+    """The e-mails carrying these links did not go: the links they replaced work again (unless
+    a newer link has been issued since)."""
+    for item in reversed(items):
+        if item.request is None:
+            continue
+        token_hash, issued_at, expires_at, reissued_count = item.replaced
+        SigningRequest.objects.filter(pk=item.request.pk, token_hash=item.token_hash).update(
+            token_hash=token_hash, issued_at=issued_at, expires_at=expires_at, reissued_count=reissued_count
+        )
 
 
 def _claim(message: OutboxMessage) -> bool:
-    """Move the row from pending to sending; True only for the one worker whose UPDATE did it."""
+    """Move one row from pending to sending, as _claim_next does a chunk's; True only for the one
+    worker whose UPDATE did it."""
     now = timezone.now()
     claimed = OutboxMessage.objects.filter(pk=message.pk, status=Status.PENDING).update(
         status=Status.SENDING, claimed_at=now, attempts=F("attempts") + 1
@@ -573,20 +761,12 @@ def _claim(message: OutboxMessage) -> bool:
     return True
 
 
-def _prepare(message: OutboxMessage, letters: _Letters):
-    """The e-mail for a claimed row, issuing its link (the token lives only in the e-mail).
-
-    Runs in a savepoint: if it fails, the link it may have issued is rolled back with it.
-    """
-    with transaction.atomic():
-        if message.kind in LINK_KINDS:
-            signing_request = signing_request_for(carer=message.carer, version=message.version)
-            token = link_issue(signing_request=signing_request)
-            letter = letters.for_message(message) if message.kind == Kind.INVITATION else None
-            email = emails.email_for(message, token=token, expires_at=signing_request.expires_at, letter=letter)
-            return email, signing_request
-        declaration = Declaration.objects.filter(carer_id=message.carer_id, version_id=message.version_id).first()
-        return emails.email_for(message, declaration=declaration), None
+def _unclaim(items: list[_Prepared]) -> None:
+    """Claimed but never tried (the server failed first): pending again, the try given back."""
+    if items:
+        OutboxMessage.objects.filter(pk__in=[item.message.pk for item in items], status=Status.SENDING).update(
+            status=Status.PENDING, attempts=F("attempts") - 1
+        )
 
 
 def _refused_for_this_message(error: Exception) -> bool:
@@ -627,17 +807,29 @@ def _release(message: OutboxMessage, error: Exception) -> None:
 
 
 @transaction.atomic
-def _mark_sent(message: OutboxMessage, signing_request: SigningRequest | None) -> None:
+def _mark_sent(items: list[_Prepared]) -> None:
+    """The mail server took these e-mails: their rows sent, their requests' first-sent (and
+    reminder) times recorded; one transaction for the group."""
+    if not items:
+        return
     now = timezone.now()
-    OutboxMessage.objects.filter(pk=message.pk, status=Status.SENDING).update(
-        status=Status.SENT, sent_at=now, to_address=message.carer.email, error=""
+    OutboxMessage.objects.filter(pk__in=[item.message.pk for item in items], status=Status.SENDING).update(
+        status=Status.SENT, sent_at=now, error=""
     )
-    if signing_request is not None:
-        SigningRequest.objects.filter(pk=signing_request.pk, sent_at__isnull=True).update(sent_at=now)
-        if message.kind in emails.REMINDER_KINDS:
-            SigningRequest.objects.filter(pk=signing_request.pk).update(
-                last_reminded_at=now, reminders_sent=F("reminders_sent") + 1
-            )
+    for item in items:  # the carer's address changed since the row was queued: the one it went to
+        message = item.message
+        if message.to_address != message.carer.email:
+            OutboxMessage.objects.filter(pk=message.pk).update(to_address=message.carer.email)
+    requests = [item.request.pk for item in items if item.request is not None]
+    if requests:
+        SigningRequest.objects.filter(pk__in=requests, sent_at__isnull=True).update(sent_at=now)
+    reminded = Counter(
+        item.request.pk for item in items if item.request is not None and item.message.kind in emails.REMINDER_KINDS
+    )
+    for times in set(reminded.values()):
+        SigningRequest.objects.filter(pk__in=[pk for pk, n in reminded.items() if n == times]).update(
+            last_reminded_at=now, reminders_sent=F("reminders_sent") + times
+        )
 
 
 def _batch_finish_if_done(batch_id: int) -> None:

@@ -18,7 +18,9 @@ def send_outbox_message(message_id: int) -> str:
 
 @task()
 def send_batch(batch_id: int) -> dict:
-    """Send every pending e-mail of one batch. Returns counts: sent, failed, skipped, taken."""
+    """Send the pending e-mails of one batch, sharing them with any other worker running this task
+    for the batch at the same time (a large batch is queued as several). Returns counts: sent,
+    failed, skipped, taken."""
     from declarations import invitations
 
     return invitations.outbox_send_pending(batch_id=batch_id)

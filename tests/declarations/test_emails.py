@@ -199,3 +199,23 @@ def test_reminders_and_new_links_carry_a_fresh_link(whitefield, ann):
 def test_placeholders_a_school_invents_stay_visible_rather_than_vanish():
     filled = emails.fill_placeholders("Hello {parent_name}, from {school}.\n\n{postcode}\n", {"school": "X"})
     assert filled == "Hello {parent_name}, from X.\n"
+
+
+def test_invitations_sent_together_say_the_same_as_one_written_alone_each_with_its_own_link(whitefield, ann):
+    bob = parent(whitefield, forename="Bob", surname="Baker", email="bob.baker@example.org")
+    batch = invitations.invitations_send(school=whitefield, audience="all-unsigned", user=None, enqueue=False)
+    assert invitations.outbox_send_pending(batch_id=batch.pk)["sent"] == 2
+    sent = {email.to[0]: email for email in mail.outbox}
+    tokens = {address: LINK.findall(email.body) for address, email in sent.items()}
+    assert all(len(found) == 1 for found in tokens.values())
+    assert tokens[ann.email] != tokens[bob.email]
+
+    for carer in (ann, bob):
+        email = sent[carer.email]
+        [token] = tokens[carer.email]
+        assert SigningRequest.objects.get(carer=carer).token_hash == hash_token(token)
+        # Written on its own, for the same link and expiry, the invitation reads the same.
+        row = OutboxMessage.objects.select_related("school", "carer", "version").get(carer=carer)
+        request = SigningRequest.objects.get(carer=carer)
+        alone = emails.email_for(row, token=token, expires_at=request.expires_at)
+        assert (email.subject, email.body, html_of(email)) == (alone.subject, alone.body, html_of(alone))

@@ -17,9 +17,10 @@ from django.utils import timezone
 from django_tasks_db.management.commands import db_worker
 from django_tasks_db.models import DBTaskResult
 
-from declarations import invitations
+from declarations import invitations, services
 from declarations.models import Declaration, Decline, OutboxMessage, SendBatch, SigningRequest
 from schools.models import AuditEvent, Carer, Pupil, PupilCarer, StaffRole
+from tests.declarations.factories import issued_link
 from tests.factories import SchoolFactory, StaffRoleFactory, UserFactory
 from tests.schools.factories import CarerFactory, PupilCarerFactory, PupilFactory
 
@@ -414,9 +415,10 @@ def test_a_worker_that_dies_mid_send_leaves_the_row_interrupted_and_it_is_never_
 ):
     batch = invitations.invitations_send(school=school, audience="all-unsigned", user=None, enqueue=False)
 
-    def die(message, signing_request):
+    def die(sent):
         raise SystemExit("worker killed")  # after the server took the e-mail, before it was marked
 
+    monkeypatch.setattr(invitations, "CHUNK_SIZE", 1)  # rows are claimed one at a time
     monkeypatch.setattr(invitations, "_mark_sent", die)
     with pytest.raises(SystemExit):
         invitations.outbox_send_pending(batch_id=batch.pk)
@@ -441,6 +443,30 @@ def test_a_worker_that_dies_mid_send_leaves_the_row_interrupted_and_it_is_never_
     assert (again.sequence, again.kind, again.carer_id, again.batch_id) == (1, "invitation", stuck.carer_id, batch.pk)
     assert invitations.outbox_message_send(again.pk) == "sent"
     assert invitations.batch_progress(batch).sent_again == 1
+
+
+def test_a_worker_that_dies_leaves_the_rows_it_claimed_interrupted_and_the_next_run_sends_the_rest_once(
+    school, version, monkeypatch
+):
+    parents = many_parents(school, 5)
+    batch = invitations.invitations_send(school=school, audience="all-unsigned", user=None, enqueue=False)
+    monkeypatch.setattr(invitations, "CHUNK_SIZE", 2)  # claimed, sent and marked two at a time
+    original_mark_sent = invitations._mark_sent
+
+    def die(sent):
+        raise SystemExit("worker killed")  # both e-mails of the first two went; neither was marked
+
+    monkeypatch.setattr(invitations, "_mark_sent", die)
+    with pytest.raises(SystemExit):
+        invitations.outbox_send_pending(batch_id=batch.pk)
+    monkeypatch.setattr(invitations, "_mark_sent", original_mark_sent)
+    assert len(mail.outbox) == 2
+
+    assert invitations.outbox_send_pending(batch_id=batch.pk) == {"sent": 3, "failed": 0, "skipped": 0, "taken": 0}
+    assert invitations.outbox_send_pending() == {"sent": 0, "failed": 0, "skipped": 0, "taken": 0}
+    assert sorted(addresses_sent()) == sorted(carer.email for carer in parents)  # each once
+    progress = invitations.batch_progress(batch)
+    assert (progress.sending, progress.sent) == (2, 3)
 
 
 def test_a_sent_email_cannot_be_sent_again_and_one_sent_again_not_twice(school, version, answered, headteacher):
@@ -670,3 +696,38 @@ def test_send_again_from_the_batch_page(as_office, school, batch, answered, offi
 def test_the_batch_list_shows_each_send(as_office, school, batch):
     text = page_text(as_office.get(reverse("sending:batches", args=[school.slug])))
     assert "Everyone who has not signed" in text and "2 waiting" in text
+
+
+def test_a_reminder_the_mail_server_failed_to_take_leaves_the_carers_link_working(school, version, answered):
+    ann = answered["ann"]
+    signing_request, token = issued_link(ann, version)
+    batch = SendBatch.objects.create(school=school, version=version, kind="reminder", audience="Reminders")
+    invitations.outbox_queue(batch=batch, kind="reminder-1", recipients=[(ann.pk, ann.email)])
+
+    with failing_after(0, smtplib.SMTPServerDisconnected("Connection unexpectedly closed")):
+        with pytest.raises(invitations.MailServerUnavailable):
+            invitations.outbox_send_pending(batch_id=batch.pk)
+    assert services.link_check(token=token).pk == signing_request.pk  # the link she has still works
+
+    with failing_after(0, smtplib.SMTPRecipientsRefused({ann.email: (550, b"Mailbox full")})):
+        invitations.outbox_send_pending(batch_id=batch.pk)
+    assert batch.messages.get().status == "failed"
+    assert services.link_check(token=token).pk == signing_request.pk
+
+
+def test_a_large_send_is_queued_as_several_tasks_that_share_the_batch_and_email_each_carer_once(
+    school, version, monkeypatch, django_capture_on_commit_callbacks
+):
+    parents = many_parents(school, 30)
+    monkeypatch.setattr(invitations, "SENDER_SHARE", 10)  # one task per 10 e-mails: three workers may share it
+    with django_capture_on_commit_callbacks(execute=True):
+        batch = invitations.invitations_send(school=school, audience="all-unsigned", user=None)
+    tasks = DBTaskResult.objects.filter(task_path="declarations.tasks.send_batch")
+    assert [task.args_kwargs["args"] for task in tasks] == [[batch.pk]] * 3
+
+    run_worker()
+
+    assert sorted(addresses_sent()) == sorted(carer.email for carer in parents)
+    assert set(tasks.values_list("status", flat=True)) == {"SUCCESSFUL"}
+    batch.refresh_from_db()
+    assert batch.finished_at is not None
