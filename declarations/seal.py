@@ -28,7 +28,8 @@ from pathlib import Path
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 from django.conf import settings
@@ -36,6 +37,7 @@ from django.core.exceptions import ImproperlyConfigured
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import signers
 from pyhanko.sign.fields import MDPPerm, SigSeedSubFilter
+from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +58,29 @@ class PortalCertificate:
     @property
     def subject(self) -> str:
         return self.certificate.subject.human_friendly
+
+    @functools.cached_property
+    def reserved_bytes(self) -> int:
+        """The room a seal by this certificate takes in a PDF, worked out once.
+
+        Left to itself, pyHanko works it out for every PDF by making a whole trial signature
+        (a third of what sealing cost). The size depends only on the key and certificate, since
+        the portal's seals carry no timestamp and no revocation data; this is pyHanko's own
+        estimate (the trial signature's length in hex, and half as much again for safety).
+        """
+        from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
+
+        async def trial():
+            return await self.signer.async_sign(
+                hashlib.sha256().digest(),
+                "sha256",
+                use_pades=True,
+                dry_run=True,
+                signed_attr_settings=PdfCMSSignedAttributes(signing_time=datetime.datetime.now(datetime.UTC)),
+            )
+
+        length = len(outside_event_loop(asyncio.run, trial()).dump()) * 2
+        return length + 2 * (length // 4)
 
 
 def certificate_fingerprint(certificate: asn1_x509.Certificate) -> str:
@@ -86,14 +111,53 @@ def portal_certificate() -> PortalCertificate:
     return _load(path, password, modified)
 
 
+class KeptKeySigner(signers.SimpleSigner):
+    """pyHanko's SimpleSigner, parsing its private key once rather than for every signature.
+
+    SimpleSigner.sign_raw loads the key from DER each time it signs, and for an RSA key OpenSSL
+    checks the key as it loads it: about a tenth of a second for the 3,072-bit development key,
+    a quarter of what sealing a PDF cost. Here the loaded key is kept; the signature is the same
+    (PKCS#1 v1.5 for RSA, ECDSA for EC keys, as SimpleSigner makes them); any other mechanism
+    (RSA-PSS, EdDSA) goes to SimpleSigner as before.
+    """
+
+    @classmethod
+    def of(cls, signer: signers.SimpleSigner) -> KeptKeySigner:
+        return cls(
+            signing_cert=signer.signing_cert,
+            signing_key=signer.signing_key,
+            cert_registry=signer.cert_registry,
+            signature_mechanism=signer.signature_mechanism,
+        )
+
+    @functools.cached_property
+    def private_key(self):
+        return serialization.load_der_private_key(self.signing_key.dump(), password=None)
+
+    def sign_raw(self, data: bytes, digest_algorithm: str) -> bytes:
+        mechanism = self.get_signature_mechanism_for_digest(digest_algorithm)
+        try:
+            algorithm = mechanism.signature_algo
+        except ValueError:
+            algorithm = mechanism["algorithm"].native
+        key = self.private_key
+        if algorithm == "rsassa_pkcs1v15" and isinstance(key, rsa.RSAPrivateKey):
+            return key.sign(data, PKCS1v15(), get_pyca_cryptography_hash(digest_algorithm))
+        if algorithm == "ecdsa" and isinstance(key, ec.EllipticCurvePrivateKey):
+            return key.sign(data, ec.ECDSA(get_pyca_cryptography_hash(digest_algorithm)))
+        return super().sign_raw(data, digest_algorithm)
+
+
 @functools.lru_cache(maxsize=4)
 def _load(path: str, password: str, modified: int) -> PortalCertificate:
     """Load once per process (and again if the file changes: `modified` is in the cache key)."""
     with open(path, "rb") as file:
         data = file.read()
     try:
-        signer = signers.SimpleSigner.load_pkcs12_data(
-            data, other_certs=[], passphrase=password.encode("utf-8") if password else None
+        signer = KeptKeySigner.of(
+            signers.SimpleSigner.load_pkcs12_data(
+                data, other_certs=[], passphrase=password.encode("utf-8") if password else None
+            )
         )
     except ValueError:
         raise ImproperlyConfigured(
@@ -198,7 +262,9 @@ def seal_pdf(data: bytes, *, certificate: PortalCertificate | None = None) -> tu
         reason="Sealed by the codes of conduct portal: an unaltered record of a declaration",
         location=settings.PORTAL_BASE_URL,
     )
-    output = outside_event_loop(signers.sign_pdf, writer, metadata, signer=certificate.signer)
+    output = outside_event_loop(
+        signers.sign_pdf, writer, metadata, signer=certificate.signer, bytes_reserved=certificate.reserved_bytes
+    )
     return output.getvalue(), certificate
 
 

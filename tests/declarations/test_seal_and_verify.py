@@ -2,12 +2,18 @@
 verify_pdf, by `manage.py verify_declaration_pdf`, and on the public page, by code and by upload.
 A copy with one byte changed is not valid anywhere."""
 
+import datetime
 import html
 import io
 import logging
 from io import StringIO
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import NameOID
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
@@ -115,6 +121,38 @@ def test_a_pdf_sealed_with_someone_elses_certificate_is_not_valid(record, tmp_pa
     result = verify_pdf(forged)
     assert not result.valid
     assert "The PDF was not sealed by this portal: its digital signature is someone else's." in result.reasons
+
+
+def elliptic_curve_pkcs12(common_name: str) -> bytes:
+    """A school's own certificate as some authorities issue them: an elliptic-curve (P-256) key."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=365))
+        .add_extension(x509.KeyUsage(
+            digital_signature=True, content_commitment=True, key_encipherment=False, data_encipherment=False,
+            key_agreement=False, key_cert_sign=False, crl_sign=False, encipher_only=False, decipher_only=False,
+        ), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    return pkcs12.serialize_key_and_certificates(b"seal", key, certificate, None, serialization.NoEncryption())
+
+
+@pytest.mark.parametrize("kind", ["RSA", "elliptic curve"])
+def test_every_pdf_sealed_with_one_certificate_validates_whatever_its_key(record, tmp_path, kind):
+    data = (
+        seal.self_signed_pkcs12(common_name="School seal") if kind == "RSA" else elliptic_curve_pkcs12("School seal")
+    )
+    certificate = seal._load(write(tmp_path, "school.p12", data), "", 0)
+    unsealed = render_pdf(record.declaration, verification_code=record.verification_code)
+    for _ in range(3):  # the key is read once and kept: every seal made with it must still hold
+        sealed, _ = seal.seal_pdf(unsealed, certificate=certificate)
+        [signature] = PdfFileReader(io.BytesIO(sealed)).embedded_signatures
+        status = validate_pdf_signature(signature, ValidationContext(trust_roots=[certificate.certificate]))
+        assert status.intact and status.valid and status.trusted and status.docmdp_ok
 
 
 def test_an_unsealed_pdf_and_a_file_that_is_no_pdf_are_not_valid(record):
