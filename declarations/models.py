@@ -80,6 +80,10 @@ class Declaration(models.Model):
             ),
             models.CheckConstraint(condition=~Q(typed_name=""), name="declaration_has_typed_name"),
         ]
+        indexes = [
+            # The completion dashboards count from this index, not the wide rows (migration 0005).
+            models.Index(fields=["version", "school", "carer", "method"], name="declaration_counting"),
+        ]
 
     def __str__(self):
         return f"{self.typed_name} signed version {self.version.number} ({self.get_method_display().lower()})"

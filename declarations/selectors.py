@@ -20,7 +20,7 @@ from codes.models import Code, CodeVersion
 from codes.services import published_versions
 from declarations.models import Declaration, Decline, OutboxMessage, SigningRequest
 from schools.models import Carer, Organisation, Pupil, PupilCarer
-from schools.selectors import carers_needing_paper_forms, eligible_carers, pupils_on_roll
+from schools.selectors import carers_with_responsibility, pupils_on_roll
 
 
 def version_to_sign(school: Organisation, on: datetime.date | None = None) -> CodeVersion | None:
@@ -207,8 +207,10 @@ def previous_declaration(carer: Carer, version: CodeVersion) -> Declaration | No
 
 def carers_asked_to_sign(school: Organisation):
     """Every carer the school asks to sign: those who can sign online, and those who need a
-    paper form because the school has no e-mail address for them."""
-    return eligible_carers(school) | carers_needing_paper_forms(school)
+    paper form because the school has no e-mail address for them (eligible_carers and
+    carers_needing_paper_forms together, without an OR that makes PostgreSQL read every
+    parental-responsibility link in the database)."""
+    return carers_with_responsibility([school])
 
 
 # The school's status page.
