@@ -898,6 +898,32 @@ def outbox_message_resend(*, message: OutboxMessage, user, request=None) -> Outb
     return again
 
 
+def batch_resend_problems(*, batch: SendBatch, user, request=None) -> dict:
+    """Send again every e-mail of the batch that failed or was interrupted and not sent again yet.
+
+    Each goes through outbox_message_resend in its own transaction, with its checks, audit event
+    and sending task: one refused (the carer signed since, another member of staff sent it again
+    first) leaves the others to go, and no purpose ever gets a second new row, so pressing twice
+    sends nothing more. Returns {"sent_again": n, "refused": {reason: n}}, the reasons as
+    outbox_message_resend gives them.
+    """
+    cutoff = timezone.now() - INTERRUPTED_AFTER
+    problems = (
+        batch.messages.annotate(superseded=_superseded())
+        .filter(Q(status=Status.FAILED) | Q(status=Status.SENDING, claimed_at__lt=cutoff), superseded=False)
+        .order_by("pk")
+    )
+    sent_again, refused = 0, Counter()
+    for message in problems:
+        try:
+            outbox_message_resend(message=message, user=user, request=request)
+        except ValidationError as error:
+            refused[" ".join(error.messages)] += 1
+        else:
+            sent_again += 1
+    return {"sent_again": sent_again, "refused": dict(refused.most_common())}
+
+
 # Reading progress.
 
 

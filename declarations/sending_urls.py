@@ -11,5 +11,8 @@ urlpatterns = [
     path("<slug:school_slug>/send/", sending_views.send, name="send"),
     path("<slug:school_slug>/batches/<int:batch_id>/", sending_views.batch_detail, name="batch"),
     path("<slug:school_slug>/batches/<int:batch_id>/resume/", sending_views.batch_resume, name="resume"),
+    path(
+        "<slug:school_slug>/batches/<int:batch_id>/send-again/", sending_views.batch_resend, name="batch_resend"
+    ),
     path("<slug:school_slug>/emails/<int:message_id>/send-again/", sending_views.message_resend, name="resend"),
 ]

@@ -184,6 +184,8 @@ def batch_detail(request, school_slug, batch_id):
             "page": page,
             "show": show,
             "auto_refresh": auto,
+            # The same e-mails as the rows with a "Send again" button, on every page of the list.
+            "to_send_again": progress.failed + progress.interrupted,
             "paper_carers": list(invitations.batch_paper_carers(batch)),
             "query_prefix": f"show={show}&" if show else "",
         },
@@ -198,6 +200,56 @@ def batch_resume(request, school_slug, batch_id):
     invitations.batch_resume(batch=batch)
     messages.success(request, "The waiting e-mails have been passed to the background worker again.")
     return redirect("sending:batch", school_slug=school.slug, batch_id=batch.pk)
+
+
+@mfa_required
+@require_POST
+def batch_resend(request, school_slug, batch_id):
+    school = _school(request, school_slug)
+    batch = get_object_or_404(school.send_batches, pk=batch_id)
+    result = invitations.batch_resend_problems(batch=batch, user=request.user, request=request)
+    (messages.success if result["sent_again"] else messages.warning)(request, _resent_message(result))
+    return redirect(reverse("sending:batch", args=[school.slug, batch.pk]) + "?show=problems")
+
+
+# Why an e-mail was not sent again, as outbox_message_resend says it, in words that follow "they".
+_NOT_SENT_AGAIN_BECAUSE = {
+    "Not sent: signed before the e-mail went.": "they have signed since",
+    "Not sent: declined before the e-mail went.": "they have declined since",
+    "Not sent: no longer a parent or carer of a pupil on roll.": (
+        "they are no longer the parent or carer of a pupil on roll"
+    ),
+    "Not sent: no e-mail address (needs a paper form).": "they have no e-mail address now and need a paper form",
+    "Not sent: the carer's details have been erased.": "their details have been erased",
+    "This e-mail has already been sent again.": "their e-mail had already been sent again",
+    "Only an e-mail that failed, or was interrupted while sending, can be sent again.": (
+        "their e-mail is no longer failed or interrupted"
+    ),
+}
+
+
+def _resent_message(result) -> str:
+    """E.g. "The e-mails to 12 carers will be sent again. 2 were not: they have signed since." """
+    sent, refused = result["sent_again"], result["refused"]
+    if not sent and not refused:
+        return "There was nothing to send again."
+    why = {
+        _NOT_SENT_AGAIN_BECAUSE.get(reason, reason.removeprefix("Not sent: ").rstrip(".")): count
+        for reason, count in refused.items()
+    }
+    if sent:
+        first = f"The e-mail{'' if sent == 1 else 's'} to {_plural(sent, 'carer')} will be sent again."
+        not_sent = sum(why.values())
+        lead = f"{not_sent} {'was' if not_sent == 1 else 'were'} not: "
+    else:
+        first, lead = "", "Nothing was sent again: "
+    if not why:
+        return first
+    if len(why) == 1:
+        because = next(iter(why))
+    else:
+        because = "; ".join(f"{count} because {reason}" for reason, count in why.items())
+    return f"{first} {lead}{because}.".strip()
 
 
 @mfa_required

@@ -484,6 +484,69 @@ def test_a_sent_email_cannot_be_sent_again_and_one_sent_again_not_twice(school, 
         invitations.outbox_message_resend(message=sent, user=headteacher)
 
 
+def failed_and_interrupted(school, n, now, monkeypatch) -> tuple[SendBatch, list[Carer]]:
+    """A batch to n carers: the first e-mail refused by the server, then a worker killed after
+    sending the rest and before marking them; 10 minutes later those show as interrupted."""
+    parents = many_parents(school, n)
+    batch = invitations.invitations_send(school=school, audience="all-unsigned", user=None, enqueue=False)
+    with failing_after(0, smtplib.SMTPRecipientsRefused({})):
+        invitations.outbox_send_pending(batch_id=batch.pk, limit=1)
+
+    def die(sent):
+        raise SystemExit("worker killed")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(invitations, "_mark_sent", die)
+        with pytest.raises(SystemExit):
+            invitations.outbox_send_pending(batch_id=batch.pk)
+    now.shift(invitations.INTERRUPTED_AFTER + datetime.timedelta(seconds=1))
+    progress = invitations.batch_progress(batch)
+    assert (progress.failed, progress.interrupted) == (1, n - 1)
+    return batch, parents
+
+
+def test_sending_again_to_everyone_whose_email_failed_or_was_interrupted_adds_one_row_each_once(
+    school, version, now, monkeypatch, headteacher
+):
+    batch, parents = failed_and_interrupted(school, 5, now, monkeypatch)
+    record_signature(parents[2], version)  # signed since: not e-mailed again
+
+    result = invitations.batch_resend_problems(batch=batch, user=headteacher)
+
+    assert result == {"sent_again": 4, "refused": {"Not sent: signed before the e-mail went.": 1}}
+    again = batch.messages.filter(sequence=1)
+    assert sorted(again.values_list("carer_id", flat=True)) == sorted(c.pk for c in parents if c != parents[2])
+    assert set(again.values_list("status", flat=True)) == {"pending"}
+    events = AuditEvent.objects.filter(action="send_invitations", actor=headteacher, detail__has_key="sent_again")
+    assert sorted(events.values_list("carer_id", flat=True)) == sorted(again.values_list("carer_id", flat=True))
+
+    second = invitations.batch_resend_problems(batch=batch, user=headteacher)  # pressed twice: nothing more
+    assert second == {"sent_again": 0, "refused": {"Not sent: signed before the e-mail went.": 1}}
+    assert batch.messages.filter(sequence__gt=0).count() == 4
+    mail.outbox = []
+    invitations.outbox_send_pending(batch_id=batch.pk)
+    assert sorted(addresses_sent()) == sorted(c.email for c in parents if c != parents[2])
+
+
+def test_one_email_sent_again_by_someone_else_meanwhile_does_not_stop_the_rest(
+    school, version, now, monkeypatch, headteacher
+):
+    batch, parents = failed_and_interrupted(school, 3, now, monkeypatch)
+    original = invitations.outbox_message_resend
+    raced = []
+
+    def resend_after_a_colleague(*, message, user, request=None):
+        if not raced:  # another member of staff pressed "Send again" on this row first
+            raced.append(original(message=message, user=None))
+        return original(message=message, user=user, request=request)
+
+    monkeypatch.setattr(invitations, "outbox_message_resend", resend_after_a_colleague)
+    result = invitations.batch_resend_problems(batch=batch, user=headteacher)
+
+    assert result == {"sent_again": 2, "refused": {"This e-mail has already been sent again.": 1}}
+    assert batch.messages.filter(sequence=1).count() == 3 and batch.messages.filter(sequence=2).count() == 0
+
+
 def test_confirmation_and_new_link_emails_queued_by_signing_are_sent(school, version, answered):
     ann = answered["ann"]
     record_signature(ann, version)
@@ -588,6 +651,7 @@ def urls_for(school, batch):
         ("get", reverse("sending:batch", args=[school.slug, batch.pk])),
         ("post", reverse("sending:resume", args=[school.slug, batch.pk])),
         ("post", reverse("sending:resend", args=[school.slug, message.pk])),
+        ("post", reverse("sending:batch_resend", args=[school.slug, batch.pk])),
     ]
 
 
@@ -691,6 +755,69 @@ def test_send_again_from_the_batch_page(as_office, school, batch, answered, offi
     assert AuditEvent.objects.filter(action="send_invitations", carer=answered["ann"], actor=office).exists()
     text = page_text(as_office.get(reverse("sending:batch", args=[school.slug, batch.pk])))
     assert "Sent again" in text
+
+
+SEND_AGAIN_TO_EVERYONE = "Send again to everyone whose e-mail failed or was interrupted"
+
+
+def test_the_send_again_to_everyone_button_shows_only_when_there_is_something_to_send_again(
+    as_office, school, batch, answered, now
+):
+    url = reverse("sending:batch", args=[school.slug, batch.pk])
+    assert SEND_AGAIN_TO_EVERYONE not in page_text(as_office.get(url))  # waiting, not failed
+
+    with failing_after(0, smtplib.SMTPRecipientsRefused({})):
+        invitations.outbox_send_pending(batch_id=batch.pk)
+    text = page_text(as_office.get(url + "?page=2"))
+    assert f"{SEND_AGAIN_TO_EVERYONE} (2)</button>" in text
+    assert f"action=\"{reverse('sending:batch_resend', args=[school.slug, batch.pk])}\"" in text
+
+    text = page_text(as_office.post(reverse("sending:batch_resend", args=[school.slug, batch.pk]), follow=True))
+    assert "The e-mails to 2 carers will be sent again." in text
+    assert SEND_AGAIN_TO_EVERYONE not in text  # both sent again: nothing left to send again
+    text = page_text(as_office.post(reverse("sending:batch_resend", args=[school.slug, batch.pk]), follow=True))
+    assert "There was nothing to send again." in text  # from a page left open: nothing happens
+
+
+def test_send_again_to_everyone_from_the_batch_page_skips_carers_who_signed_since(
+    as_office, school, version, now, monkeypatch, office, django_capture_on_commit_callbacks
+):
+    batch, parents = failed_and_interrupted(school, 4, now, monkeypatch)
+    batch_url = reverse("sending:batch", args=[school.slug, batch.pk])
+    assert f"{SEND_AGAIN_TO_EVERYONE} (4)</button>" in page_text(as_office.get(batch_url))
+    for carer in parents[:2]:
+        record_signature(carer, version)
+    send_again = reverse("sending:batch_resend", args=[school.slug, batch.pk])
+
+    assert as_office.get(send_again).status_code == 405
+    with django_capture_on_commit_callbacks(execute=True):
+        response = as_office.post(send_again, follow=True)
+
+    assert response.redirect_chain == [(batch_url + "?show=problems", 302)]
+    assert "The e-mails to 2 carers will be sent again. 2 were not: they have signed since." in page_text(response)
+    again = OutboxMessage.objects.filter(batch=batch, sequence=1)
+    assert sorted(again.values_list("carer_id", flat=True)) == sorted(c.pk for c in parents[2:])
+    assert set(again.values_list("status", flat=True)) == {"pending"}
+    for carer in parents[2:]:
+        assert AuditEvent.objects.filter(action="send_invitations", carer=carer, actor=office).count() == 1
+    assert DBTaskResult.objects.filter(task_path="declarations.tasks.send_outbox_message").count() == 2
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = as_office.post(send_again, follow=True)  # pressed twice: nothing more
+    assert "Nothing was sent again: they have signed since." in page_text(response)
+    assert OutboxMessage.objects.filter(batch=batch, sequence__gt=0).count() == 2
+    assert DBTaskResult.objects.filter(task_path="declarations.tasks.send_outbox_message").count() == 2
+
+
+@pytest.mark.parametrize("role", [StaffRole.Role.HEADTEACHER, StaffRole.Role.OFFICE])
+def test_staff_of_another_school_cannot_send_a_batch_again(
+    client, verified_client, school, version, now, monkeypatch, role
+):
+    batch, parents = failed_and_interrupted(school, 2, now, monkeypatch)
+    verified_client(client, StaffRoleFactory(organisation=SchoolFactory(), role=role).user)
+    response = client.post(reverse("sending:batch_resend", args=[school.slug, batch.pk]))
+    assert response.status_code == 404
+    assert not OutboxMessage.objects.filter(sequence__gt=0).exists()
 
 
 def test_the_batch_list_shows_each_send(as_office, school, batch):
