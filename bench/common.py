@@ -97,6 +97,44 @@ def child_environment() -> dict[str, str]:
     return env
 
 
+def families(school, n: int, *, start: int = 0, year_group: str = "5", reg_group: str = "5B"):
+    """n carers at `school`, each with parental responsibility for one child on roll, made with
+    bulk inserts (benchmarks set families up; they do not measure that). Carer i is Alex
+    Family<i> <parent<i>@<school slug>.example.org>, their child Sam Family<i>. (pupils, carers)."""
+    from schools.models import Carer, Pupil, PupilCarer
+
+    numbers = range(start, start + n)
+    pupils = Pupil.objects.bulk_create(
+        Pupil(school=school, mis_id=f"P{i:06d}", forename="Sam", surname=f"Family{i}", year_group=year_group,
+              reg_group=reg_group)
+        for i in numbers
+    )
+    carers = Carer.objects.bulk_create(
+        Carer(school=school, mis_id=f"C{i:06d}", forename="Alex", surname=f"Family{i}",
+              email=f"parent{i}@{school.slug}.example.org")
+        for i in numbers
+    )
+    PupilCarer.objects.bulk_create(
+        PupilCarer(pupil=pupil, carer=carer, parental_responsibility=True, priority=1)
+        for pupil, carer in zip(pupils, carers)
+    )
+    return pupils, carers
+
+
+def stop(*processes: subprocess.Popen, timeout: float = 30) -> None:
+    """Ask child processes to stop (SIGTERM: gunicorn and a task worker finish what is in hand),
+    all at once, then wait for each; kill one that will not stop within `timeout` seconds."""
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 @dataclass
 class Spread:
     median: float

@@ -33,7 +33,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import Check, arguments, figure_from_pairs, paired, record, start
+from bench.common import Check, arguments, families, figure_from_pairs, paired, record, start
 from bench.smtp_sink import sink
 
 SCHOOLS = 50
@@ -54,7 +54,7 @@ def school_with_carers(number: int, carers: int):
 
     from codes import services
     from codes.models import Code
-    from schools.models import Carer, Organisation, Pupil, PupilCarer, StaffRole
+    from schools.models import Organisation, StaffRole
 
     school = Organisation.objects.create(
         kind="school", name=f"Bench Primary School {number}", slug=f"bench-primary-{number}",
@@ -67,19 +67,7 @@ def school_with_carers(number: int, carers: int):
     version = services.version_publish(
         version=first, user=None, effective_from=timezone.localdate() - datetime.timedelta(days=1)
     )
-    pupils = Pupil.objects.bulk_create(
-        Pupil(school=school, mis_id=f"P{i:06d}", forename="Child", surname=f"Number{i}", year_group="5", reg_group="5B")
-        for i in range(carers)
-    )
-    people = Carer.objects.bulk_create(
-        Carer(school=school, mis_id=f"C{i:06d}", forename="Parent", surname=f"Number{i}",
-              email=f"parent{i}@school{number}.example.org")
-        for i in range(carers)
-    )
-    PupilCarer.objects.bulk_create(
-        PupilCarer(pupil=pupil, carer=carer, parental_responsibility=True, priority=1)
-        for pupil, carer in zip(pupils, people)
-    )
+    _, people = families(school, carers)
     _forget_queued_tasks()  # publishing queued the invitation task; this benchmark queues its own send
     return school, version, people
 
@@ -207,7 +195,7 @@ def association_with_families(families: int):
 
     from codes import services
     from codes.models import Code
-    from schools.models import Carer, Organisation, Pupil, PupilCarer, StaffRole
+    from schools.models import Organisation, StaffRole
 
     association = Organisation.objects.create(kind="association", name="Bench Schools Trust", slug="bench-trust")
     schools = Organisation.objects.bulk_create(
@@ -216,19 +204,7 @@ def association_with_families(families: int):
     )
     per_school = families // SCHOOLS
     for school in schools:
-        pupils = Pupil.objects.bulk_create(
-            Pupil(school=school, mis_id=f"P{i:06d}", forename="Child", surname=f"N{i}", year_group="5", reg_group="5B")
-            for i in range(per_school)
-        )
-        carers = Carer.objects.bulk_create(
-            Carer(school=school, mis_id=f"C{i:06d}", forename="Parent", surname=f"N{i}",
-                  email=f"parent{i}@{school.slug}.example.org")
-            for i in range(per_school)
-        )
-        PupilCarer.objects.bulk_create(
-            PupilCarer(pupil=pupil, carer=carer, parental_responsibility=True, priority=1)
-            for pupil, carer in zip(pupils, carers)
-        )
+        families(school, per_school)
     code = Code.objects.create(owner=association)
     first = services.version_create_first(code=code, user=None, body=CODE_BODY)
     in_force_since = timezone.localdate() - datetime.timedelta(days=30)

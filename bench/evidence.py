@@ -34,7 +34,6 @@ import html
 import io
 import logging
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -43,7 +42,9 @@ import time
 import zipfile
 from pathlib import Path
 
-from bench.common import BASE_DIR, Check, Figure, Spread, arguments, figure_from_pairs, paired, record, start, timed
+from bench.common import (
+    BASE_DIR, Check, Figure, Spread, arguments, families, figure_from_pairs, paired, record, start, stop, timed,
+)
 
 CODE_BODY = BASE_DIR / "codes" / "seed_data" / "whitefield-primary-body.md"
 CODE_CHARS = 2550  # the first sections of a real code, as many as fit the 3 pages the issue names
@@ -77,7 +78,7 @@ def school_with_declarations(n: int):
     from codes.models import Code
     from declarations.models import Declaration, OutboxMessage, SigningRequest
     from declarations.services import statement_for
-    from schools.models import Carer, Organisation, Pupil, PupilCarer
+    from schools.models import Organisation
 
     school = Organisation.objects.create(kind="school", name="Bench High School", slug="bench-high", brand_colour="#7a1f3d")
     code = Code.objects.create(owner=school)
@@ -85,15 +86,7 @@ def school_with_declarations(n: int):
     version = services.version_publish(
         version=first, user=None, effective_from=django.utils.timezone.localdate() - datetime.timedelta(days=7)
     )
-    pupils = Pupil.objects.bulk_create(
-        Pupil(school=school, mis_id=f"P{i:05d}", forename=f"Child{i}", surname=f"Family{i}", year_group="8", reg_group="8B")
-        for i in range(n)
-    )
-    carers = Carer.objects.bulk_create(
-        Carer(school=school, mis_id=f"C{i:05d}", forename=f"Parent{i}", surname=f"Family{i}", email=f"p{i}@example.org")
-        for i in range(n)
-    )
-    PupilCarer.objects.bulk_create(PupilCarer(pupil=p, carer=c, parental_responsibility=True) for p, c in zip(pupils, carers))
+    pupils, carers = families(school, n, year_group="8", reg_group="8B")
     now = django.utils.timezone.now()
     invited, opened, signed = now - datetime.timedelta(days=3), now - datetime.timedelta(days=2), now - datetime.timedelta(days=1)
     requests = SigningRequest.objects.bulk_create(
@@ -368,12 +361,7 @@ def worker_figure(db: str, runs: int, school, env: dict[str, str]) -> Figure:
             peak = max(peak, tree_peak_kb(worker.pid))
             assert status == Export.Status.DONE, Export.objects.get(pk=export.pk).error
         finally:
-            worker.send_signal(signal.SIGTERM)
-            try:
-                worker.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                worker.wait()
+            stop(worker, timeout=20)
         Export.objects.get(pk=export.pk).file.delete(save=False)
         peaks.append(peak / 1024)
         seconds.append(time.perf_counter() - started)

@@ -24,7 +24,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from .common import BASE_DIR
+from .common import BASE_DIR, stop
 
 GUNICORN = Path(sys.executable).parent / "gunicorn"
 
@@ -73,12 +73,7 @@ def serve(env: dict[str, str], *, workers: int = 2, ready_path: str = "/bench-fl
             time.sleep(0.2)
         yield base_url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
         Path(log.name).unlink(missing_ok=True)
 
 

@@ -26,6 +26,7 @@ STEPS = [
     ("emails", "bench.emails", ["--db", "sqlite"]),
     ("emails", "bench.emails", ["--db", "postgres"]),
     ("evidence", "bench.evidence", ["--db", "sqlite"]),
+    ("evidence", "bench.evidence", ["--db", "postgres"]),
     ("imports", "bench.imports", ["--db", "sqlite"]),
     ("imports", "bench.imports", ["--db", "postgres"]),
     ("dashboards", "bench.dashboards", ["--db", "postgres"]),

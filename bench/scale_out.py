@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import sys
 import tempfile
@@ -34,7 +33,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from bench.common import BASE_DIR, Check, Figure, Spread, arguments, record, start
+from bench.common import BASE_DIR, Check, Figure, Spread, arguments, record, start, stop
 from bench.emails import school_with_carers
 from bench.http import serve
 from bench.smtp_sink import sink
@@ -91,14 +90,7 @@ def start_workers(env: dict[str, str], count: int) -> list[subprocess.Popen]:
 
 
 def stop_workers(workers: list[subprocess.Popen]) -> None:
-    for worker in workers:  # one SIGTERM each: a worker finishes the task in hand, then exits
-        worker.send_signal(signal.SIGTERM)
-    for worker in workers:
-        try:
-            worker.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
+    stop(*workers, timeout=60)  # one SIGTERM each: a worker finishes the task in hand, then exits
 
 
 def one_send(*, number: int, emails: int, workers: int, env, web, other_web, server) -> tuple[float, int, int]:

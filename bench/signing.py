@@ -27,7 +27,7 @@ from pathlib import Path
 
 from django.utils.crypto import get_random_string
 
-from .common import Check, arguments, figure_from_pairs, paired, record, start
+from .common import Check, arguments, families, figure_from_pairs, paired, record, start
 from .http import get, serve, wrk
 
 CONNECTIONS = 8
@@ -88,16 +88,8 @@ def carers_with_sessions(school, version, n: int, start_at: int) -> list[tuple[s
 
     from declarations.models import SigningRequest
     from declarations.views import SESSION_KEY
-    from schools.models import Carer, Pupil, PupilCarer
 
-    numbers = range(start_at, start_at + n)
-    pupils = Pupil.objects.bulk_create(
-        Pupil(school=school, mis_id=f"P{i}", forename="Sam", surname=f"Family{i}", year_group="4", reg_group="4B") for i in numbers
-    )
-    carers = Carer.objects.bulk_create(
-        Carer(school=school, mis_id=f"C{i}", forename="Alex", surname=f"Family{i}", email=f"parent{i}@example.org") for i in numbers
-    )
-    PupilCarer.objects.bulk_create(PupilCarer(pupil=p, carer=c, parental_responsibility=True) for p, c in zip(pupils, carers))
+    _, carers = families(school, n, start=start_at, year_group="4", reg_group="4B")
     now = timezone.now()
     requests = SigningRequest.objects.bulk_create(
         SigningRequest(school=school, carer=c, version=version, token_hash=secrets.token_hex(32), issued_at=now,

@@ -34,6 +34,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.common import stop
+
 HOST = "127.0.0.1"
 
 
@@ -146,12 +148,7 @@ def sink(log_path: Path, *, process: bool = True):
             raise RuntimeError(f"The SMTP sink did not start (it said {ready!r}).")
         yield RunningSink(ready[1], int(ready[2]), SinkLog(log_path))
     finally:
-        child.send_signal(signal.SIGTERM)
-        try:
-            child.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
+        stop(child, timeout=10)
 
 
 def main() -> None:
@@ -160,12 +157,12 @@ def main() -> None:
     parser.add_argument("--log", type=Path, required=True, help="one line per recipient is appended here")
     args = parser.parse_args()
     controller, handler = serve_in_thread(args.log, args.port)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    signal.signal(signal.SIGINT, lambda *_: done.set())
     print(f"listening {HOST} {controller.port}", flush=True)
     try:
-        stop.wait()
+        done.wait()
     finally:
         controller.stop()
         handler.close()
