@@ -184,8 +184,8 @@ def measure_sending(db: str, runs: int, carers: int, server) -> None:
     )
 
 
-def association_with_families(families: int):
-    """An association of SCHOOLS schools sharing its code (version 1 in force), `families` carers
+def association_with_families(how_many: int):
+    """An association of SCHOOLS schools sharing its code (version 1 in force), `how_many` carers
     with a child on roll spread across them (in bulk), and its admin, signed in past the second
     factor on a test Client."""
     from django.test import Client
@@ -202,7 +202,7 @@ def association_with_families(families: int):
         Organisation(kind="school", name=f"Trust School {i}", slug=f"trust-school-{i}", association=association)
         for i in range(SCHOOLS)
     )
-    per_school = families // SCHOOLS
+    per_school = how_many // SCHOOLS
     for school in schools:
         families(school, per_school)
     code = Code.objects.create(owner=association)
