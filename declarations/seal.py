@@ -25,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from asn1crypto import cms
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -133,6 +134,69 @@ class KeptKeySigner(signers.SimpleSigner):
     @functools.cached_property
     def private_key(self):
         return serialization.load_der_private_key(self.signing_key.dump(), password=None)
+
+    @functools.cached_property
+    def _signed_attrs_templates(self) -> dict[tuple[str, int], tuple[bytes, bytes]]:
+        return {}
+
+    async def signed_attrs(
+        self,
+        data_digest: bytes,
+        digest_algorithm: str,
+        attr_settings=None,
+        content_type="data",
+        use_pades=False,
+        timestamper=None,
+        dry_run=False,
+        is_pdf_sig=True,
+    ):
+        """The signed attributes of a seal, as pyHanko makes them, made once per digest algorithm.
+
+        A portal seal's signed attributes (PAdES: content type, message digest, and the signing
+        certificate's hash and issuer) are the same for every PDF but for the document's digest,
+        and pyHanko spends some 8 ms assembling them with asn1crypto, over half of what sealing
+        a PDF costs. So pyHanko makes them once, around a random stand-in for the digest, and
+        every seal after that is those bytes with its own digest in the stand-in's place (same
+        length, so the DER around it holds). Anything else (a timestamp, revocation data, CAdES
+        extras, another content type) goes to pyHanko as before.
+        """
+
+        def by_pyhanko(digest):
+            return super(KeptKeySigner, self).signed_attrs(
+                digest,
+                digest_algorithm,
+                attr_settings=attr_settings,
+                content_type=content_type,
+                use_pades=use_pades,
+                timestamper=timestamper,
+                dry_run=dry_run,
+                is_pdf_sig=is_pdf_sig,
+            )
+
+        plain = (
+            use_pades
+            and is_pdf_sig
+            and not dry_run
+            and timestamper is None
+            and content_type == "data"
+            and self.signed_attr_prov_spec is None
+            and (attr_settings is None or (
+                attr_settings.cades_signed_attrs is None
+                and getattr(attr_settings, "adobe_revinfo_attr", None) is None
+            ))
+        )
+        if not plain:
+            return await by_pyhanko(data_digest)
+        key = (digest_algorithm, len(data_digest))
+        template = self._signed_attrs_templates.get(key)
+        if template is None:
+            stand_in = os.urandom(len(data_digest))
+            encoded = (await by_pyhanko(stand_in)).dump()
+            if encoded.count(stand_in) != 1:  # (never, with 256 random bits; but then, pyHanko's way)
+                return await by_pyhanko(data_digest)
+            template = self._signed_attrs_templates[key] = (encoded, stand_in)
+        encoded, stand_in = template
+        return cms.CMSAttributes.load(encoded.replace(stand_in, data_digest))
 
     def sign_raw(self, data: bytes, digest_algorithm: str) -> bytes:
         mechanism = self.get_signature_mechanism_for_digest(digest_algorithm)

@@ -360,3 +360,26 @@ def test_with_a_worker_the_confirmation_goes_with_the_pdf(carer, version, settin
         ("declaration-whitefield-primary-school-v1.pdf", "application/pdf")
     ]
     assert email.attachments[0][1] == stored(record)
+
+
+def test_the_longest_times_in_the_evidence_trail_keep_to_one_line(alsop, now):
+    """The events table is laid out fixed (its columns no longer measured from their text): the
+    longest time it can show, in UTC and in UK time, still fits its column on one line."""
+    school, version = alsop
+    now.move_to(datetime.datetime(2027, 9, 30, 21, 59, 59, tzinfo=datetime.UTC))
+    declaration = sign_online(family(school), version, invited_at=datetime.datetime(2027, 9, 30, 21, 59, 58, tzinfo=datetime.UTC))
+    data = stored(declaration_pdf_issue(declaration_id=declaration.pk))
+    trail_page = next(
+        page.extract_text() for page in pypdf.PdfReader(io.BytesIO(data)).pages if "Evidence trail" in page.extract_text()
+    )
+    trail = trail_page[trail_page.index("Evidence trail") :]
+    assert "30 September 2027, 21:59:58 UTC" in trail and "30 September 2027, 22:59:58 BST" in trail
+
+
+def test_word_spaces_between_formatted_words_survive_in_the_statement_and_the_code(db):
+    """The template is spaceless around its own tags, not around the Markdown it shows."""
+    school = SchoolFactory(name="Spaces School", slug="spaces")
+    version = published_version(CodeFactory(owner=school), body="## Rules\n\nBe **kind** *online* and **fair** **always**.")
+    declaration = sign_online(family(school), version)
+    text = pdf_text(render_pdf(declaration, verification_code="ABCDEFGHIJ"))
+    assert "Be kind online and fair always." in text
