@@ -21,10 +21,12 @@ judged it costly enough to JIT-compile on every request) to 55 ms (bench/profile
 from __future__ import annotations
 
 import datetime
+import functools
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
+from django.db import connections, router
 from django.db.models import Case, CharField, Count, Exists, Min, OuterRef, Q, Value, When
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -32,8 +34,7 @@ from django.utils import timezone
 from codes.models import Code, CodeVersion
 from declarations.models import Declaration, Decline
 from declarations.selectors import Reason, signing_baseline, up_to_date_lookups
-from schools.models import Organisation, Pupil, PupilCarer
-from schools.selectors import carers_with_responsibility
+from schools.models import Carer, Organisation, Pupil, PupilCarer
 
 YEAR_GROUP_LABELS = dict(Pupil.YearGroup.choices)
 YEAR_GROUP_ORDER = {value: index for index, value in enumerate(YEAR_GROUP_LABELS)}
@@ -173,55 +174,76 @@ def school_completion(school: Organisation, version: CodeVersion, *, today: date
     year group (N, R, 1 to 13), by registration group, and day by day since the version to sign
     was published. Carers whose only children have left are not asked, so not counted.
 
-    A fixed number of queries (three), whatever the number of carers: one row per link between a
-    carer asked to sign and a child on roll, with where the carer stands, counted here.
+    A fixed number of queries (two), whatever the number of carers: one row per link between a
+    carer asked to sign and a child on roll, with where the carer stands, counted here; and
+    when each carer first signed, for the chart.
     """
     baseline = signing_baseline(version.code, version)
-    sets = answered_sets(Q(school_id=school.pk, **up_to_date_lookups(baseline.code_id, baseline.number)))
-    # The carers asked to sign (schools.selectors.carers_with_responsibility: not erased, with
-    # parental responsibility for a pupil on roll; a carer's children are at the carer's school),
-    # one row per such pupil.
-    links = (
-        PupilCarer.objects.filter(
-            parental_responsibility=True,
-            pupil__school=school,
-            pupil__on_roll=True,
-            carer__school=school,
-            carer__erased_at__isnull=True,
-        )
-        .annotate(state=counted_state([(Q(), sets)], carer="carer", email="carer__email"))
-        .values_list("carer_id", "state", "pupil__year_group", "pupil__reg_group")
-        .order_by()
-    )
-    state_of, by_year_group, by_reg_group = {}, defaultdict(set), defaultdict(set)
-    for carer_id, state, year_group, reg_group in links:
-        state_of[carer_id] = state
-        by_year_group[year_group].add(carer_id)  # a carer with children in two groups counts in both
-        by_reg_group[reg_group].add(carer_id)
-    overall = Counter(state_of.values())
+    alias = router.db_for_read(PupilCarer)
+    sql, params = _links_sql(alias, school.pk, baseline.code_id, baseline.number)
+    with connections[alias].cursor() as cursor:
+        cursor.execute(sql, params)
+        links = cursor.fetchall()
+    # A carer's state is the same on each of their rows; a carer with children in two groups
+    # counts in both, once in each (hence the sets of (group, carer, state)).
+    state_of = {carer_id: state for carer_id, state, _year_group, _reg_group in links}
+    in_year_group = {(year_group, carer_id, state) for carer_id, state, year_group, _reg_group in links}
+    in_reg_group = {(reg_group, carer_id, state) for carer_id, state, _year_group, reg_group in links}
     return SchoolCompletion(
         school=school,
         version=baseline,
         in_force=version,
-        figures=Figures.from_states(overall),
+        figures=Figures.from_states(Counter(state_of.values())),
         by_year_group=sorted(
-            _groups(by_year_group, state_of, lambda key: YEAR_GROUP_LABELS.get(key, key)),
+            _groups(in_year_group, lambda key: YEAR_GROUP_LABELS.get(key, key)),
             key=lambda group: (YEAR_GROUP_ORDER.get(group.key, len(YEAR_GROUP_ORDER)), group.key),
         ),
         by_reg_group=sorted(
-            _groups(by_reg_group, state_of, lambda key: key or NO_REG_GROUP),
+            _groups(in_reg_group, lambda key: key or NO_REG_GROUP),
             key=lambda group: (group.key == "", _natural(group.key)),
         ),
         timeline=_timeline(school, state_of, baseline, today=today),
     )
 
 
-def _groups(carers_in: dict[str, set[int]], state_of: dict[int, str], label) -> list[Group]:
-    """Each group's carers (ids), counted by where they stand."""
-    return [
-        Group(key, label(key), Figures.from_states(Counter(state_of[carer_id] for carer_id in carer_ids)))
-        for key, carer_ids in carers_in.items()
-    ]
+@functools.lru_cache(maxsize=1024)
+def _links_sql(alias: str, school_id: int, code_id: int, baseline_number: int) -> tuple[str, tuple]:
+    """The SQL and parameters of school_completion's main query: (carer id, state, year group,
+    registration group) for each link between a carer asked to sign and a child on roll.
+
+    Built by the ORM once per process for each school and version to sign, then run afresh on
+    every request: the text of the query is all that is kept, never a figure, so a signature
+    made a second ago counts. Building it (three subqueries in a CASE) took about 2 ms of each
+    request's 25 (bench/profiles/dashboards.md). The rows need no conversion from the database's
+    types on any backend (whole numbers and strings), so they are read without the ORM's.
+    """
+    sets = answered_sets(Q(school_id=school_id, **up_to_date_lookups(code_id, baseline_number)))
+    # The carers asked to sign (schools.selectors.carers_with_responsibility: not erased, with
+    # parental responsibility for a pupil on roll; a carer's children are at the carer's school),
+    # one row per such pupil.
+    links = (
+        PupilCarer.objects.using(alias)
+        .filter(
+            parental_responsibility=True,
+            pupil__school_id=school_id,
+            pupil__on_roll=True,
+            carer__school_id=school_id,
+            carer__erased_at__isnull=True,
+        )
+        .annotate(state=counted_state([(Q(), sets)], carer="carer", email="carer__email"))
+        .values_list("carer_id", "state", "pupil__year_group", "pupil__reg_group")
+        .order_by()
+    )
+    sql, params = links.query.get_compiler(using=alias).as_sql()
+    return sql, tuple(params)
+
+
+def _groups(memberships: set[tuple[str, int, str]], label) -> list[Group]:
+    """Each group's carers counted by where they stand, from (group, carer id, state) triples."""
+    counts: dict[str, Counter] = defaultdict(Counter)
+    for (key, state), n in Counter((key, state) for key, _carer_id, state in memberships).items():
+        counts[key][state] = n
+    return [Group(key, label(key), Figures.from_states(states)) for key, states in counts.items()]
 
 
 def _natural(text: str) -> list:
@@ -231,11 +253,15 @@ def _natural(text: str) -> list:
 
 def _timeline(school, state_of: dict[int, str], baseline: CodeVersion, *, today: datetime.date | None) -> Timeline:
     """One query: when each carer of the school first made a declaration that counts; the carers
-    asked (`state_of`) counted by that day, in the school's time zone."""
+    asked (`state_of`) counted by that day, in the school's time zone.
+
+    The earliest local day rather than the local day of the earliest time (the same day): a
+    date the database returns as one, with no conversion of each row in Python. Read from the
+    declaration_counting index, which carries signed_at for it (migration 0006)."""
     first_signed = (
         Declaration.objects.filter(school=school, **up_to_date_lookups(baseline.code_id, baseline.number))
         .values("carer_id")
-        .annotate(day=TruncDate(Min("signed_at")))
+        .annotate(day=Min(TruncDate("signed_at")))
         .values_list("carer_id", "day")
         .order_by()
     )
@@ -264,22 +290,29 @@ class AnsweredSets:
     declined: object  # with a decline that counts
 
 
-def answered_sets(counting: Q) -> AnsweredSets:
+def answered_sets(counting: Q, *, later_versions: bool = True) -> AnsweredSets:
     """The sets, from the declarations and declines that `counting` (a filter on either) picks out:
     those that count for the carers looked up in the sets, i.e. of any version of their school's
     code from its signing baseline on (declarations.selectors.up_to_date_lookups). A declaration's
     or decline's school is its carer's: carers belong to one school.
+
+    `later_versions=False` when the code has no version after those counted (one version counts
+    and it is the code's latest, draft or not): then a carer's paper declaration that counts is
+    their latest, and the paper set need not look for a later one, declaration by declaration.
     """
     declarations = Declaration.objects.filter(counting)
-    # Any later version of the same code counts as well.
-    later = Declaration.objects.filter(
-        carer=OuterRef("carer"),
-        version__code_id=OuterRef("version__code_id"),
-        version__number__gt=OuterRef("version__number"),
-    )
+    paper = declarations.filter(method=Declaration.Method.PAPER)
+    if later_versions:
+        # Any later version of the same code counts as well.
+        later = Declaration.objects.filter(
+            carer=OuterRef("carer"),
+            version__code_id=OuterRef("version__code_id"),
+            version__number__gt=OuterRef("version__number"),
+        )
+        paper = paper.exclude(Exists(later))
     return AnsweredSets(
         signed=declarations.values("carer_id"),
-        paper=declarations.filter(method=Declaration.Method.PAPER).exclude(Exists(later)).values("carer_id"),
+        paper=paper.values("carer_id"),
         declined=Decline.objects.filter(counting).values("carer_id"),
     )
 
@@ -318,19 +351,27 @@ def signing_targets(schools: list[Organisation], on: datetime.date | None = None
     code_for_school); the version in force is the latest published one whose effective date has
     come (rule 1); the version to sign is the latest of those up to it that required signing.
     """
+    return _signing_targets(schools, on)[0]
+
+
+def _signing_targets(schools, on) -> tuple[dict[int, SigningTarget | None], list[CodeVersion]]:
+    """signing_targets, and every version of the codes concerned (whatever their status), which
+    association_completion needs as well: one query for both."""
     on = on or timezone.localdate()
     owners = {school.pk for school in schools} | {school.association_id for school in schools if school.association_id}
     code_of = dict(Code.objects.filter(owner_id__in=owners).values_list("owner_id", "pk"))
-    published: dict[int, list[CodeVersion]] = defaultdict(list)
-    versions = (
-        CodeVersion.objects.filter(
-            code_id__in=code_of.values(), status=CodeVersion.Status.PUBLISHED, effective_from__lte=on
+    all_versions = list(
+        CodeVersion.objects.filter(code_id__in=code_of.values())
+        .only(
+            "pk", "code_id", "number", "status", "title", "document_version", "effective_from", "requires_signing",
+            "published_at",
         )
-        .only("pk", "code_id", "number", "title", "document_version", "effective_from", "requires_signing", "published_at")
         .order_by("-effective_from", "-number")
     )
-    for version in versions:
-        published[version.code_id].append(version)
+    published: dict[int, list[CodeVersion]] = defaultdict(list)
+    for version in all_versions:
+        if version.status == CodeVersion.Status.PUBLISHED and version.effective_from and version.effective_from <= on:
+            published[version.code_id].append(version)
     targets = {}
     for school in schools:
         code_id = code_of.get(school.pk) or code_of.get(school.association_id)
@@ -344,15 +385,28 @@ def signing_targets(schools: list[Organisation], on: datetime.date | None = None
             default=in_force,
         )
         targets[school.pk] = SigningTarget(version=baseline, in_force=in_force, shared=school.pk not in code_of)
-    return targets
+    return targets, all_versions
+
+
+def _asked_to_sign(school_ids: list[int]):
+    """schools.selectors.carers_with_responsibility(school_ids): the carers asked to sign at those
+    schools, not erased, with parental responsibility for a pupil on roll. Written so that
+    PostgreSQL checks each link against the few pupils who have left (an index of them,
+    pupil_left) rather than joining every link to its pupil: on the scale dataset (47,000 links)
+    that took the association's counting query from about 35 to 30 ms. A link's pupil always
+    exists, and is on roll exactly when it is not among those who have left.
+    tests/declarations/test_dashboard.py holds it to carers_with_responsibility."""
+    left = Pupil.objects.filter(on_roll=False).values("pk")
+    links = PupilCarer.objects.filter(carer=OuterRef("pk"), parental_responsibility=True).exclude(pupil_id__in=left)
+    return Carer.objects.filter(Exists(links), school_id__in=school_ids, erased_at__isnull=True)
 
 
 def association_completion(association: Organisation, *, on: datetime.date | None = None) -> AssociationCompletion:
     """Each member school's figures for its own version to sign (members may use the
-    association's code or their own), in a fixed number of queries (five), whatever the number
+    association's code or their own), in a fixed number of queries (four), whatever the number
     of schools or carers."""
     schools = list(association.members.filter(kind=Organisation.Kind.SCHOOL).order_by("name"))
-    targets = signing_targets(schools, on)
+    targets, all_versions = _signing_targets(schools, on)
     counted = {school_id: target for school_id, target in targets.items() if target is not None}
     counts: dict[int, Counter] = defaultdict(Counter)
     if counted:
@@ -363,16 +417,16 @@ def association_completion(association: Organisation, *, on: datetime.date | Non
         schools_with = defaultdict(list)
         for school_id, target in counted.items():
             schools_with[(target.version.code_id, target.version.number)].append(school_id)
-        versions = list(
-            CodeVersion.objects.filter(code_id__in={code_id for code_id, _ in schools_with}).values_list(
-                "pk", "code_id", "number"
-            )
-        )
         groups = []
         for (code_id, baseline_number), school_ids in schools_with.items():
-            version_ids = [pk for pk, code, number in versions if code == code_id and number >= baseline_number]
-            groups.append((Q(school_id__in=school_ids), answered_sets(Q(version_id__in=version_ids))))
-        carers = carers_with_responsibility(list(counted)).annotate(state=counted_state(groups))
+            # Every version of the code from the baseline on, whatever its status: when that is
+            # one version, the code has no later one for a paper declaration to be overtaken by.
+            version_ids = [v.pk for v in all_versions if v.code_id == code_id and v.number >= baseline_number]
+            # With one set of answers for every school counted (usually), the carers counted are
+            # exactly those it is for: no need to ask each carer's school three times over.
+            who = Q(school_id__in=school_ids) if len(schools_with) > 1 else Q()
+            groups.append((who, answered_sets(Q(version_id__in=version_ids), later_versions=len(version_ids) > 1)))
+        carers = _asked_to_sign(list(counted)).annotate(state=counted_state(groups))
         for row in carers.values("school_id", "state").annotate(n=Count("pk")).order_by():
             counts[row["school_id"]][row["state"]] += row["n"]
     return AssociationCompletion(

@@ -81,8 +81,9 @@ class Declaration(models.Model):
             models.CheckConstraint(condition=~Q(typed_name=""), name="declaration_has_typed_name"),
         ]
         indexes = [
-            # The completion dashboards count from this index, not the wide rows (migration 0005).
-            models.Index(fields=["version", "school", "carer", "method"], name="declaration_counting"),
+            # The completion dashboards count from this index, not the wide rows (migrations 0005
+            # and 0006: signed_at last, for the chart's first signature days).
+            models.Index(fields=["version", "school", "carer", "method", "signed_at"], name="declaration_counting"),
         ]
 
     def __str__(self):

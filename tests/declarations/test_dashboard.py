@@ -13,9 +13,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from declarations import dashboard, selectors, services
+from declarations import dashboard_views as views
 from declarations.completion_chart import chart_for, nice_step
 from declarations.models import Declaration, Decline
 from schools.models import Carer, Organisation, Pupil, PupilCarer, StaffRole
+from schools.selectors import carers_with_responsibility
 from tests.declarations.factories import NOW, PDF, add_child, family, issued_link
 from tests.factories import AssociationFactory, CodeFactory, SchoolFactory, StaffRoleFactory, UserFactory, published_version
 from tests.schools.factories import PupilCarerFactory
@@ -458,3 +460,79 @@ def test_association_page_takes_the_same_number_of_queries_for_3_or_14_schools(c
     completion = dashboard.association_completion(association)
     assert len(completion.rows) == 14 and completion.total.asked == 3 * 7 + 11 * 180
     print(f"association page: {with_3} queries for 3 schools (21 carers), {with_14} for 14 schools (2,001 carers)")
+
+
+# Fresh figures, and the sets the association counts from.
+
+
+def test_a_signature_made_since_the_last_request_counts_on_the_next(staff, school, version, families):
+    """The school's query is built once per process (its SQL, never its figures): the next request
+    still counts a signature made since the last one."""
+    url = school_url(school)
+    assert "4 signed (50%): 3 online, 1 on paper" in text_of(staff.get(url))
+    sign_online(Carer.objects.get(forename="Nat"), version)
+    text = text_of(staff.get(url))
+    assert "5 signed (63%): 4 online, 1 on paper" in text and "2 outstanding (25%)" in text
+    table = rows(element(staff.get(url), "table", "chart-table"))
+    assert list(table.values())[-1][1] == "5"
+
+
+def test_association_counts_a_paper_signature_overtaken_by_a_later_version_as_the_schools_pages_do(
+    association, office, media, now
+):
+    """Every member on the shared code (one set of answers for all): a paper signature counts as
+    paper while its version is the code's latest, and as online once the carer signs a later
+    correction online; the association's rows agree with each school's own page throughout."""
+    shared = CodeFactory(owner=association)
+    first_version = published_version(shared, effective_from=datetime.date(2026, 9, 1))
+    alder, birch = SchoolFactory(association=association), SchoolFactory(association=association)
+    pia = parent(alder, "Pia Paper", "Lou", "2", "2A")
+    sign_on_paper(pia, first_version, office, datetime.date(2026, 11, 22))
+    sign_on_paper(parent(birch, "Pete Paper", "Mo", "4", "4B", email=False), first_version, office, datetime.date(2026, 11, 22))
+    sign_online(parent(birch, "Oona Online", "Nia", "4", "4A"), first_version)
+
+    def figures_agreeing_with_each_schools_page():
+        completion = dashboard.association_completion(association)
+        for row in completion.rows:
+            assert row.figures == dashboard.school_completion(row.school, selectors.version_to_sign(row.school)).figures
+        return {row.school: row.figures for row in completion.rows}
+
+    figures = figures_agreeing_with_each_schools_page()
+    assert (figures[alder].signed_online, figures[alder].signed_paper) == (0, 1)
+    assert (figures[birch].signed_online, figures[birch].signed_paper) == (1, 1)
+
+    correction = published_version(shared, requires_signing=False, effective_from=datetime.date(2026, 11, 22), body="Typo fixed.")
+    # The service does not ask an up-to-date carer to sign again; the rule still says her latest
+    # declaration that counts decides, so make one as an import of old records might.
+    Declaration.objects.create(
+        school=alder, carer=pia, version=correction, version_fingerprint=correction.fingerprint, carer_name="Pia Paper",
+        children_named=[], statement="I agree.", typed_name="Pia Paper", agreed=True, signed_at=NOW + DAY,
+        method=Declaration.Method.ONLINE,
+    )
+    figures = figures_agreeing_with_each_schools_page()
+    assert (figures[alder].signed_online, figures[alder].signed_paper) == (1, 0), "her latest declaration is online"
+    assert (figures[birch].signed_online, figures[birch].signed_paper) == (1, 1)
+
+
+def test_figures_cells_print_the_columns_of_the_heading_in_order():
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", str(views.figures_cells(dashboard.Figures(8, 3, 1, 1, 3, 1))))
+    assert [re.sub(r"<[^>]+>", "", cell) for cell in cells] == ["8", "4 (50%)", "3", "1", "1 (13%)", "3 (38%)", "1"]
+    empty = re.findall(r"<td[^>]*>(.*?)</td>", str(views.figures_cells(dashboard.Figures())))
+    assert empty == ["0"] * 7, "no percentages when nobody is asked"
+
+
+def test_the_association_asks_the_carers_the_selectors_ask(school, other_school, families):
+    """dashboard._asked_to_sign is schools.selectors.carers_with_responsibility written for
+    PostgreSQL's sake: the same carers, whatever their links."""
+    mixed = family(other_school, forename="Mo", surname="Mixed", children=(("Al", "Mixed", "2", "2A"),))
+    add_child(mixed, forename="Bo", surname="Mixed", on_roll=False)  # one child left, one on roll: asked
+    gone = family(other_school, forename="Gil", surname="Gone", children=())
+    add_child(gone, forename="Cy", surname="Gone", on_roll=False)  # only child left: not asked
+    add_child(family(other_school, forename="Nan", surname="Nopr", children=()), forename="Di", surname="Nopr",
+              parental_responsibility=False)  # no parental responsibility: not asked
+    erased = family(other_school, forename="Ed", surname="Erased")
+    Carer.objects.filter(pk=erased.pk).update(erased_at=NOW)  # erased: not asked
+    for schools in ([school], [other_school], [school, other_school]):
+        ids = [s.pk for s in schools]
+        assert set(dashboard._asked_to_sign(ids)) == set(carers_with_responsibility(schools)), schools
+    assert {c.forename for c in dashboard._asked_to_sign([other_school.pk])} == {"Mo"}
