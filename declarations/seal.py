@@ -35,7 +35,9 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.metadata.model import VENDOR as PYHANKO
 from pyhanko.sign import signers
 from pyhanko.sign.fields import MDPPerm, SigSeedSubFilter
 from pyhanko_certvalidator.util import get_pyca_cryptography_hash
@@ -317,6 +319,12 @@ def seal_pdf(data: bytes, *, certificate: PortalCertificate | None = None) -> tu
     """
     certificate = certificate or portal_certificate()
     writer = IncrementalPdfFileWriter(io.BytesIO(data))
+    # PDF/A wants the Info dictionary and the XMP to agree. pyHanko writes its own name as the
+    # XMP's pdf:Producer but appends it to the Info's ("WeasyPrint …; pyHanko …"), which a
+    # validator would fail: the Info says what the XMP says.
+    info = writer.trailer.raw_get("/Info")
+    info.get_object()["/Producer"] = generic.TextStringObject(PYHANKO)
+    writer.mark_update(info)
     metadata = signers.PdfSignatureMetadata(
         field_name=SIGNATURE_FIELD,
         md_algorithm="sha256",

@@ -162,6 +162,24 @@ def test_the_pdf_is_tagged_pdf_a_with_title_language_headings_and_alt_text(alsop
     assert any(alt.startswith("QR code of the verification link http://127.0.0.1:8000/verify/?code=") for alt in alts)
 
 
+def test_the_document_information_agrees_with_its_xmp_as_pdf_a_requires(alsop):
+    """PDF/A (ISO 19005-3, 6.6.2.3.1): every Info entry with an XMP counterpart holds the same
+    value in both, or a validator such as veraPDF fails the file. The seal rewrites both."""
+    school, version = alsop
+    record = declaration_pdf_issue(declaration_id=sign_online(family(school), version).pk)
+    reader = pypdf.PdfReader(io.BytesIO(stored(record)))
+    info = reader.metadata
+    xmp = reader.xmp_metadata
+
+    assert info["/Producer"] == xmp.pdf_producer
+    assert info.title == xmp.dc_title["x-default"]
+    assert info.author == xmp.dc_creator[0]
+    assert info.subject == xmp.dc_description["x-default"]
+    assert info.creator == xmp.xmp_creator_tool
+    # (pypdf reads the XMP's time as naive UTC)
+    assert info.creation_date.astimezone(datetime.UTC).replace(tzinfo=None) == xmp.xmp_create_date
+
+
 def test_the_qr_code_and_link_carry_the_verification_code(alsop):
     school, version = alsop
     declaration = sign_online(family(school), version)
