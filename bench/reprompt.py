@@ -8,7 +8,10 @@ Publishes version 2 of the association's shared code, then times, separately:
 Each run builds its own association in a throwaway test database (test_<name>, created and
 dropped here, like the test suite's), and the median of the runs is reported.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/portal .venv/bin/python bench/reprompt.py --carers 300
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/portal .venv/bin/python -m bench.reprompt --carers 300
+
+(As a module: run as a file, bench/http.py would stand in for the standard library's http.)
+Not part of make bench: it has no floor, and bench/scale_out.py measures sending at scale.
 """
 
 import argparse
