@@ -34,7 +34,8 @@ from django.utils import timezone
 from codes.models import Code, CodeVersion
 from declarations.models import Declaration, Decline
 from declarations.selectors import Reason, signing_baseline, up_to_date_lookups
-from schools.models import Carer, Organisation, Pupil, PupilCarer
+from schools.models import Organisation, Pupil, PupilCarer
+from schools.selectors import carers_with_responsibility
 
 YEAR_GROUP_LABELS = dict(Pupil.YearGroup.choices)
 YEAR_GROUP_ORDER = {value: index for index, value in enumerate(YEAR_GROUP_LABELS)}
@@ -388,19 +389,6 @@ def _signing_targets(schools, on) -> tuple[dict[int, SigningTarget | None], list
     return targets, all_versions
 
 
-def _asked_to_sign(school_ids: list[int]):
-    """schools.selectors.carers_with_responsibility(school_ids): the carers asked to sign at those
-    schools, not erased, with parental responsibility for a pupil on roll. Written so that
-    PostgreSQL checks each link against the few pupils who have left (an index of them,
-    pupil_left) rather than joining every link to its pupil: on the scale dataset (47,000 links)
-    that took the association's counting query from about 35 to 30 ms. A link's pupil always
-    exists, and is on roll exactly when it is not among those who have left.
-    tests/declarations/test_dashboard.py holds it to carers_with_responsibility."""
-    left = Pupil.objects.filter(on_roll=False).values("pk")
-    links = PupilCarer.objects.filter(carer=OuterRef("pk"), parental_responsibility=True).exclude(pupil_id__in=left)
-    return Carer.objects.filter(Exists(links), school_id__in=school_ids, erased_at__isnull=True)
-
-
 def association_completion(association: Organisation, *, on: datetime.date | None = None) -> AssociationCompletion:
     """Each member school's figures for its own version to sign (members may use the
     association's code or their own), in a fixed number of queries (four), whatever the number
@@ -426,7 +414,7 @@ def association_completion(association: Organisation, *, on: datetime.date | Non
             # exactly those it is for: no need to ask each carer's school three times over.
             who = Q(school_id__in=school_ids) if len(schools_with) > 1 else Q()
             groups.append((who, answered_sets(Q(version_id__in=version_ids), later_versions=len(version_ids) > 1)))
-        carers = _asked_to_sign(list(counted)).annotate(state=counted_state(groups))
+        carers = carers_with_responsibility(list(counted)).annotate(state=counted_state(groups))
         for row in carers.values("school_id", "state").annotate(n=Count("pk")).order_by():
             counts[row["school_id"]][row["state"]] += row["n"]
     return AssociationCompletion(

@@ -205,11 +205,6 @@ class Pupil(models.Model):
                 condition=Q(on_roll=False) | Q(left_on__isnull=True), name="pupil_on_roll_has_not_left"
             ),
         ]
-        indexes = [
-            # The few pupils who have left: the association dashboard checks links against them
-            # (declarations/dashboard.py, migration 0007).
-            models.Index(fields=["id"], condition=Q(on_roll=False), name="pupil_left"),
-        ]
 
     def __str__(self):
         return self.full_name

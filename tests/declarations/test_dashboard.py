@@ -17,7 +17,6 @@ from declarations import dashboard_views as views
 from declarations.completion_chart import chart_for, nice_step
 from declarations.models import Declaration, Decline
 from schools.models import Carer, Organisation, Pupil, PupilCarer, StaffRole
-from schools.selectors import carers_with_responsibility
 from tests.declarations.factories import NOW, PDF, add_child, family, issued_link
 from tests.factories import AssociationFactory, CodeFactory, SchoolFactory, StaffRoleFactory, UserFactory, published_version
 from tests.schools.factories import PupilCarerFactory
@@ -519,20 +518,3 @@ def test_figures_cells_print_the_columns_of_the_heading_in_order():
     assert [re.sub(r"<[^>]+>", "", cell) for cell in cells] == ["8", "4 (50%)", "3", "1", "1 (13%)", "3 (38%)", "1"]
     empty = re.findall(r"<td[^>]*>(.*?)</td>", str(views.figures_cells(dashboard.Figures())))
     assert empty == ["0"] * 7, "no percentages when nobody is asked"
-
-
-def test_the_association_asks_the_carers_the_selectors_ask(school, other_school, families):
-    """dashboard._asked_to_sign is schools.selectors.carers_with_responsibility written for
-    PostgreSQL's sake: the same carers, whatever their links."""
-    mixed = family(other_school, forename="Mo", surname="Mixed", children=(("Al", "Mixed", "2", "2A"),))
-    add_child(mixed, forename="Bo", surname="Mixed", on_roll=False)  # one child left, one on roll: asked
-    gone = family(other_school, forename="Gil", surname="Gone", children=())
-    add_child(gone, forename="Cy", surname="Gone", on_roll=False)  # only child left: not asked
-    add_child(family(other_school, forename="Nan", surname="Nopr", children=()), forename="Di", surname="Nopr",
-              parental_responsibility=False)  # no parental responsibility: not asked
-    erased = family(other_school, forename="Ed", surname="Erased")
-    Carer.objects.filter(pk=erased.pk).update(erased_at=NOW)  # erased: not asked
-    for schools in ([school], [other_school], [school, other_school]):
-        ids = [s.pk for s in schools]
-        assert set(dashboard._asked_to_sign(ids)) == set(carers_with_responsibility(schools)), schools
-    assert {c.forename for c in dashboard._asked_to_sign([other_school.pk])} == {"Mo"}
