@@ -85,8 +85,8 @@ def main():
     from django.core.management import call_command
     from django.db import connection
 
+    from demo.scale_data import ScaleSpec, generate_scale_data
     from schools.models import Organisation, Pupil, StaffRole
-    from schools.scale_data import ScaleSpec, generate_scale_data
 
     print("Generating the scale dataset…", flush=True)
     started = time.perf_counter()

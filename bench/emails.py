@@ -2,12 +2,12 @@
 
 1. emails-<db>: invitation e-mails delivered per second by the portal's real send path. Each run
    is a fresh school with --carers (1,000) carers who have not been invited: staff's send queues
-   the batch (declarations.invitations.invitations_send, which enqueues the send_batch task on
+   the batch (sending.invitations.invitations_send, which enqueues the send_batch task on
    commit; not timed), then what timed is django-tasks-db's own worker (`manage.py db_worker`,
    run in this process until the queue is empty) doing that task: claiming the outbox rows,
    issuing each carer's link, writing each e-mail and sending it to the sink, marking it sent.
    Floor: Django sending the very same multipart messages (rendered beforehand by the portal's
-   own declarations.emails.email_for, with links of the same length) over one SMTP connection
+   own sending.emails.email_for, with links of the same length) over one SMTP connection
    opened once (get_connection(), send_messages). The sink is a process of its own
    (bench/smtp_sink.py), the same for both. At the sink, every carer of a run must have got
    exactly one message from it (a Check counts the carers who did not). Budget ≥ 0.7× the floor.
@@ -97,8 +97,8 @@ def portal_messages(school, version, carers) -> list:
     the real length: what the floor sends."""
     from django.utils import timezone
 
-    from declarations import emails
-    from declarations.models import OutboxMessage
+    from sending import emails
+    from sending.models import OutboxMessage
 
     letter = emails.covering_letter(school=school, version=version)
     expires = timezone.now() + datetime.timedelta(days=60)
@@ -144,7 +144,7 @@ class Runs:
     def portal(self) -> float:
         from django.db import transaction
 
-        from declarations import invitations
+        from sending import invitations
 
         self.number += 1
         school, version, carers = school_with_carers(self.number, self.carers)

@@ -6,7 +6,7 @@
 Three figures, in a throwaway database and media folder (bench.common.start):
 
 1. pdf-<db>: seconds to render and seal one declaration PDF through the portal's real path,
-   declarations.pdf.declaration_pdf_issue (the template, WeasyPrint's tagged PDF/A-3a, pyHanko's
+   evidence.pdf.declaration_pdf_issue (the template, WeasyPrint's tagged PDF/A-3a, pyHanko's
    seal, storage, the row), for declarations made as signing makes them (a request, an
    invitation e-mailed, the link opened). Floor: WeasyPrint alone writing a plain HTML document of
    the same text (the code, the statement, the facts and the trail, as headings and paragraphs,
@@ -14,7 +14,7 @@ Three figures, in a throwaway database and media folder (bench.common.start):
    come to 3 A4 pages, which the script checks. The ratio to WeasyPrint with its default options
    (an untagged PDF 1.7) is in the notes, with what PDF/A-3a itself costs.
 2. zip-<db>: seconds to export 1,000 stored declaration PDFs as a ZIP through the export task's
-   work (declarations.exports.export_build: the query, every stored PDF copied into a ZIP,
+   work (evidence.exports.export_build: the query, every stored PDF copied into a ZIP,
    the ZIP saved to storage, progress recorded). Floor: `zipfile` writing the same stored files
    (ZIP_STORED, as the export does) into a temporary file.
 3. worker-memory-<db>: the peak resident memory (VmHWM) of a real task worker
@@ -43,7 +43,18 @@ import zipfile
 from pathlib import Path
 
 from bench.common import (
-    BASE_DIR, Check, Figure, Spread, arguments, families, figure_from_pairs, paired, record, start, stop, timed,
+    BASE_DIR,
+    Check,
+    Figure,
+    Spread,
+    arguments,
+    families,
+    figure_from_pairs,
+    paired,
+    record,
+    start,
+    stop,
+    timed,
 )
 
 CODE_BODY = BASE_DIR / "codes" / "seed_data" / "whitefield-primary-body.md"
@@ -76,9 +87,10 @@ def school_with_declarations(n: int):
 
     from codes import services
     from codes.models import Code
-    from declarations.models import Declaration, OutboxMessage, SigningRequest
+    from declarations.models import Declaration, SigningRequest
     from declarations.services import statement_for
     from schools.models import Organisation
+    from sending.models import OutboxMessage
 
     school = Organisation.objects.create(kind="school", name="Bench High School", slug="bench-high", brand_colour="#7a1f3d")
     code = Code.objects.create(owner=school)
@@ -118,8 +130,8 @@ def stored_copies(real_records, declarations) -> None:
     from django.core.files.base import ContentFile
     from django.core.files.storage import default_storage
 
-    from declarations.models import DeclarationPdf
-    from declarations.pdf import new_verification_code
+    from evidence.models import DeclarationPdf
+    from evidence.pdf import new_verification_code
 
     originals = []
     for pdf in real_records:
@@ -147,7 +159,7 @@ def plain_document(declaration) -> str:
     paragraphs and lists. A4 and the portal's body size, so that the same text makes the same
     3 pages; no template, no stylesheet of ours, no images."""
     from codes.markup import render_markdown
-    from declarations import pdf
+    from evidence import pdf
 
     context = pdf.pdf_context(declaration, verification_code="ABCDEFGHIJ", rendered_at=declaration.signed_at)
     version, school = context["version"], context["school"]
@@ -193,8 +205,8 @@ def pdf_figure(db: str, runs: int, per_run: int, declarations) -> tuple[Figure, 
     """Seconds per PDF, the portal's way and WeasyPrint's alone, `per_run` of each per run."""
     from weasyprint import HTML
 
-    from declarations import pdf
-    from declarations.models import DeclarationPdf
+    from evidence import pdf
+    from evidence.models import DeclarationPdf
 
     queue = iter(declarations)
     document = plain_document(declarations[0])
@@ -263,8 +275,8 @@ def pdf_figure(db: str, runs: int, per_run: int, declarations) -> tuple[Figure, 
 def zip_figure(db: str, runs: int, school) -> Figure:
     from django.conf import settings
 
-    from declarations import exports
-    from declarations.models import DeclarationPdf, Export
+    from evidence import exports
+    from evidence.models import DeclarationPdf, Export
 
     paths = [Path(settings.MEDIA_ROOT) / name for name in DeclarationPdf.objects.filter(declaration__school=school).values_list("file", flat=True)]
     sizes = []
@@ -334,8 +346,8 @@ def worker_figure(db: str, runs: int, school, env: dict[str, str]) -> Figure:
     from django.db import transaction
     from django_tasks_db.models import DBTaskResult
 
-    from declarations import exports
-    from declarations.models import Export
+    from evidence import exports
+    from evidence.models import Export
 
     DBTaskResult.objects.all().delete()  # the zip figure's exports were built in this process
     peaks, seconds = [], []
@@ -388,7 +400,7 @@ def profile(declarations, n: int) -> None:
     from pyinstrument import Profiler
     from weasyprint import HTML
 
-    from declarations import pdf
+    from evidence import pdf
 
     document = plain_document(declarations[-1])
     pdf.declaration_pdf_issue(declaration_id=declarations[-1].pk)  # warm up, as pdf_figure does

@@ -1,7 +1,7 @@
 """How long a re-prompt of a whole association takes: 14 member schools × N carers each.
 
 Publishes version 2 of the association's shared code, then times, separately:
-- queueing: the task publishing enqueues (declarations.tasks.invite_to_new_version), run here:
+- queueing: the task publishing enqueues (sending.scheduler.invite_to_new_version), run here:
   one invitation step and one batch of outbox rows per school;
 - sending: what the worker then does (every batch, to Django's in-memory mail backend): a new
   link per carer, the letter and what changed, one e-mail each.
@@ -37,9 +37,10 @@ SCHOOLS = 14
 def one_run(run: int, carers_per_school: int, signed: bool) -> tuple[float, float, int]:
     from codes import services
     from codes.models import Code
-    from declarations import invitations, scheduler
-    from declarations.models import Declaration, OutboxMessage
+    from declarations.models import Declaration
     from schools.models import Carer, Organisation, Pupil, PupilCarer
+    from sending import outbox, scheduler
+    from sending.models import OutboxMessage
 
     association = Organisation.objects.create(kind="association", name=f"Association {run}", slug=f"assoc-{run}")
     schools = [
@@ -80,7 +81,7 @@ def one_run(run: int, carers_per_school: int, signed: bool) -> tuple[float, floa
     assert result["carers invited"] == SCHOOLS * carers_per_school, result
 
     started = time.perf_counter()
-    invitations.outbox_send_pending()
+    outbox.outbox_send_pending()
     sent = time.perf_counter() - started
     assert OutboxMessage.objects.filter(version=newer, status="sent").count() == SCHOOLS * carers_per_school
     return queued, sent, SCHOOLS * carers_per_school

@@ -5,7 +5,7 @@ Two gunicorn processes (bench.http.serve, twice) and task workers (`manage.py db
 process of its own. A member of staff, signed in with the second factor verified (a real session
 row, as django_otp.login leaves it), sends invitations to every carer of a school of --emails
 (5,000) through the real send page on the first gunicorn: a GET for the form's CSRF token, then
-the confirming POST, which queues the batch and its sending tasks (declarations.invitations:
+the confirming POST, which queues the batch and its sending tasks (sending.invitations:
 one task per SENDER_SHARE e-mails, so that several workers share a batch). Timed from the POST
 until the batch's outbox is drained (no row pending or sending); the batch page is then fetched
 from the second gunicorn. At the sink, each of the 5,000 addresses must have had exactly one
@@ -96,8 +96,8 @@ def stop_workers(workers: list[subprocess.Popen]) -> None:
 def one_send(*, number: int, emails: int, workers: int, env, web, other_web, server) -> tuple[float, int, int]:
     """Staff send to every carer of a fresh school through `web`; `workers` workers send. Returns
     messages/s, carers missed and e-mails beyond one per carer, at the sink."""
-    from declarations.models import OutboxMessage, SendBatch
     from schools.models import StaffRole
+    from sending.models import OutboxMessage, SendBatch
 
     school, _, carers = school_with_carers(number, emails)
     staff = StaffRole.objects.get(organisation=school, role="headteacher").user

@@ -87,7 +87,7 @@ def carers_with_sessions(school, version, n: int, start_at: int) -> list[tuple[s
     from django.utils import timezone
 
     from declarations.models import SigningRequest
-    from declarations.views import SESSION_KEY
+    from declarations.session import SESSION_KEY
 
     _, carers = families(school, n, start=start_at, year_group="4", reg_group="4B")
     now = timezone.now()

@@ -7,10 +7,12 @@ it is useless to a reader and need not be shown anywhere.
 
 from django.contrib import admin
 
-from declarations.models import Declaration, DeclarationPdf, Decline, Export, ScheduledStep, SigningRequest
+from declarations.models import Declaration, Decline, SigningRequest
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
+    """For evidence and records that only the portal's own services write."""
+
     def has_add_permission(self, request, obj=None):
         return False
 
@@ -45,29 +47,3 @@ class SigningRequestAdmin(ReadOnlyAdmin):
     search_fields = ["carer__forename", "carer__surname", "carer__email", "school__name"]
     exclude = ["token_hash"]
     list_select_related = ["carer", "school", "version__code__owner"]
-
-
-@admin.register(DeclarationPdf)
-class DeclarationPdfAdmin(ReadOnlyAdmin):
-    """The sealed PDFs (declarations/pdf.py): their hashes and codes, to answer "is this ours?"."""
-
-    list_display = ["declaration", "verification_code", "sha256", "rendered_at"]
-    search_fields = ["verification_code", "sha256"]
-    list_select_related = ["declaration__version"]
-
-
-@admin.register(Export)
-class ExportAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "school", "description", "status", "done", "total", "requested_by"]
-    list_filter = ["status", "school"]
-    list_select_related = ["school", "requested_by"]
-
-
-@admin.register(ScheduledStep)
-class ScheduledStepAdmin(ReadOnlyAdmin):
-    """The schedule (declarations/scheduler.py): what is due for whom, and what each step did."""
-
-    list_display = ["due_at", "kind", "school", "carer", "version", "done_at", "outcome"]
-    list_filter = ["kind", ("done_at", admin.EmptyFieldListFilter), "school"]
-    list_select_related = ["school", "carer", "version"]
-    date_hierarchy = "due_at"

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from codes.models import Code, CodeVersion
 from codes.services import published_versions
-from declarations.models import Declaration, Decline, OutboxMessage, SigningRequest
+from declarations.models import Declaration, Decline, SigningRequest
 from schools.models import Carer, Organisation, Pupil, PupilCarer
 from schools.selectors import carers_with_responsibility, pupils_on_roll
 
@@ -340,13 +340,6 @@ def school_status(
             queryset=SigningRequest.objects.filter(**later_versions).order_by("-version__number"),
             to_attr="current_requests",
         ),
-        Prefetch(
-            "outbox",
-            queryset=OutboxMessage.objects.filter(
-                status=OutboxMessage.Status.FAILED, **later_versions
-            ).only("pk", "carer_id"),
-            to_attr="failed_messages",
-        ),
     )
     now = timezone.now()
     rows = [_carer_status(carer, now) for carer in carers]
@@ -371,7 +364,7 @@ def _carer_status(carer: Carer, now: datetime.datetime) -> CarerStatus:
     if not carer.email:
         reason = Reason.NO_EMAIL
     elif request is None or request.sent_at is None:
-        reason = Reason.FAILED if carer.failed_messages else Reason.NOT_SENT
+        reason = Reason.FAILED if request is not None and request.delivery_failed_at else Reason.NOT_SENT
     elif request.expires_at is not None and request.expires_at <= now:
         reason = Reason.EXPIRED
     elif request.opened_at is not None:

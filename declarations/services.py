@@ -13,17 +13,17 @@ import uuid
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F, Max
+from django.db.models import F
 from django.utils import timezone
 
 from codes.models import CodeVersion
 from codes.services import declaration_text
 from declarations import selectors
-from declarations.models import Declaration, Decline, OutboxMessage, SigningRequest
+from declarations.models import Declaration, Decline, SigningRequest
+from declarations.signals import declaration_recorded
 from declarations.tokens import hash_token, new_token
 from schools.audit import audit_record
 from schools.models import AuditEvent, Carer, Pupil
-from schools.selectors import carer_is_eligible
 
 DEFAULT_LINK_DAYS = 60
 USER_AGENT_LENGTH = 1000
@@ -126,56 +126,6 @@ def link_opened(*, signing_request: SigningRequest) -> None:
             signing_request.opened_at = now
 
 
-@transaction.atomic
-def link_reissue(*, signing_request: SigningRequest, actor=None, http_request=None) -> OutboxMessage:
-    """Replace the carer's link (the old one stops working at once) and queue an e-mail with a
-    new one. With an `actor`, the member of staff who asked is recorded in the audit log."""
-    signing_request = (
-        SigningRequest.objects.select_for_update(no_key=True, of=("self",))
-        .select_related("carer", "school", "version")
-        .get(pk=signing_request.pk)
-    )
-    carer = signing_request.carer
-    if not carer.email:
-        raise ValidationError("The school has no e-mail address for this carer: record a paper form instead.")
-    link_issue(signing_request=signing_request)
-    kind = OutboxMessage.Kind.NEW_LINK
-    sequence = _next_sequence(carer=carer, version_id=signing_request.version_id, kind=kind)
-    message = _queue_email(carer=carer, version_id=signing_request.version_id, kind=kind, sequence=sequence)
-    if actor is not None:
-        audit_record(
-            actor=actor,
-            school=signing_request.school,
-            action=AUDIT_REISSUE,
-            carer=carer,
-            detail={"version": signing_request.version.number, "request": signing_request.pk},
-            request=http_request,
-        )
-    return message
-
-
-def new_link_request(*, email: str) -> int:
-    """A carer asked for a new link by e-mail address. For each carer with that address whom
-    their school has asked to sign, and who is not yet up to date, replace the link and queue an
-    e-mail with the new one. Returns how many were queued; callers never tell the asker."""
-    email = (email or "").strip()
-    if not email:
-        return 0
-    queued = 0
-    for carer in Carer.objects.filter(email__iexact=email, erased_at__isnull=True).select_related("school"):
-        if not carer_is_eligible(carer):
-            continue
-        version = selectors.version_to_sign(carer.school)
-        if version is None or selectors.current_declaration(carer, version) is not None:
-            continue
-        outstanding = selectors.outstanding_request(carer, version)
-        if outstanding is None:
-            continue  # the school has not asked them yet: not ours to start
-        link_reissue(signing_request=outstanding)
-        queued += 1
-    return queued
-
-
 # What the carer is asked to sign.
 
 
@@ -271,7 +221,6 @@ def declaration_sign(
                 )
         except IntegrityError:
             return Declaration.objects.get(carer=carer, version=version)
-        _queue_pdf(declaration)
         audit_record(
             actor=None,
             school=locked.school,
@@ -279,8 +228,7 @@ def declaration_sign(
             carer=carer,
             detail={"version": version.number, "declaration": declaration.pk, "method": "online"},
         )
-        if carer.email:
-            _queue_email(carer=carer, version_id=version.pk, kind=OutboxMessage.Kind.CONFIRMATION)
+        declaration_recorded.send(sender=Declaration, declaration=declaration)
     return declaration
 
 
@@ -419,7 +367,6 @@ def declaration_record_paper(
                 )
         except IntegrityError:
             raise ValidationError("This carer has already signed this version.") from None
-        _queue_pdf(declaration)
         audit_record(
             actor=recorded_by,
             school=carer.school,
@@ -428,54 +375,5 @@ def declaration_record_paper(
             detail={"version": version.number, "declaration": declaration.pk, "method": "paper"},
             request=http_request,
         )
+        declaration_recorded.send(sender=Declaration, declaration=declaration)
     return declaration
-
-
-# The declaration's PDF (declarations/pdf.py).
-
-
-def _enqueue_with_transaction(task, *args) -> None:
-    """Queue `task` so that it exists exactly when the caller's transaction commits.
-
-    With the portal's task queue (django-tasks-db: a table of this same database) that means
-    enqueueing now, inside the transaction: the task commits or rolls back with the rows it is
-    about, so a worker never finds it early and a process dying just after the commit cannot
-    lose it; and a signature costs one commit, not three. Any other queue gets the task once
-    the transaction has committed."""
-    from django_tasks_db import DatabaseBackend
-
-    if isinstance(task.get_backend(), DatabaseBackend):
-        task.enqueue(*args)
-    else:
-        transaction.on_commit(lambda: task.enqueue(*args))
-
-
-def _queue_pdf(declaration: Declaration) -> None:
-    """Ask a worker to render, seal and store the declaration's PDF (with the transaction)."""
-    from declarations.tasks import render_declaration_pdf
-
-    _enqueue_with_transaction(render_declaration_pdf, declaration.pk)
-
-
-# The outbox.
-
-
-def _next_sequence(*, carer: Carer, version_id: int, kind: str) -> int:
-    latest = OutboxMessage.objects.filter(carer=carer, version_id=version_id, kind=kind).aggregate(n=Max("sequence"))
-    return (latest["n"] or 0) + 1
-
-
-def _queue_email(*, carer: Carer, version_id: int, kind: str, sequence: int = 0) -> OutboxMessage:
-    """Write the e-mail to the outbox and ask a worker to send it, with this transaction
-    (_enqueue_with_transaction): a worker never finds a row that may yet be rolled back."""
-    message, _ = OutboxMessage.objects.get_or_create(
-        carer=carer,
-        version_id=version_id,
-        kind=kind,
-        sequence=sequence,
-        defaults={"school_id": carer.school_id, "to_address": carer.email},
-    )
-    from declarations.tasks import send_outbox_message  # tasks import the sending rules, which import these
-
-    _enqueue_with_transaction(send_outbox_message, message.pk)
-    return message

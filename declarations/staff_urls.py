@@ -9,5 +9,4 @@ urlpatterns = [
     path("", staff_views.index, name="index"),
     path("<slug:school_slug>/", staff_views.status, name="status"),
     path("<slug:school_slug>/carers/<int:carer_id>/paper/", staff_views.record_paper, name="paper"),
-    path("<slug:school_slug>/carers/<int:carer_id>/reissue/", staff_views.reissue_link, name="reissue"),
 ]

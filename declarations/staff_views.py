@@ -9,8 +9,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
-from django.views.decorators.http import require_POST, require_safe
+from django.views.decorators.http import require_safe
 
 from declarations import selectors, services
 from declarations.forms import PaperForm
@@ -99,27 +98,3 @@ def record_paper(request, school_slug, carer_id):
         "declarations/staff/paper_form.html",
         {"school": school, "carer": carer, "version": version, "form": form},
     )
-
-
-@mfa_required
-@require_POST
-def reissue_link(request, school_slug, carer_id):
-    """E-mail the carer a new link; the old one stops working at once."""
-    school = _school(request, school_slug)
-    carer = _carer(school, carer_id)
-    version = selectors.version_to_sign(school)
-    if version is None:
-        messages.error(request, "Your school has no code of conduct in force to sign.")
-    else:
-        signing_request = selectors.outstanding_request(carer, version) or services.signing_request_for(
-            carer=carer, version=version
-        )
-        try:
-            services.link_reissue(signing_request=signing_request, actor=request.user, http_request=request)
-        except ValidationError as error:
-            messages.error(request, " ".join(error.messages))
-        else:
-            messages.success(
-                request, f"A new link is on its way to {carer.full_name} at {carer.email}. The old link no longer works."
-            )
-    return redirect(reverse("declarations_staff:status", kwargs={"school_slug": school.slug}) + f"#carer-{carer.pk}")

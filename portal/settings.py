@@ -83,9 +83,14 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
     "axes",
+    # The product's apps, each built on those above it. Receivers of a signal run in this order:
+    # a new declaration's PDF (evidence) is queued before its confirmation e-mail (sending).
     "schools",
     "codes",
     "declarations",
+    "evidence",
+    "sending",
+    "demo",
     "django_tasks_db",
 ]
 
@@ -325,7 +330,7 @@ PORTAL_RATE_LIMITS = {
     "verify_miss": (10, 600),  # verification codes not found
 }
 
-# --- Evidence: sealed declaration PDFs (declarations/pdf.py, declarations/seal.py) ----------
+# --- Evidence: sealed declaration PDFs (evidence/pdf.py, evidence/seal.py) ----------
 # The portal seals every declaration PDF with this certificate and key (a PKCS#12 file, .p12 or
 # .pfx). Required in production, checked when the first PDF is sealed or verified; in
 # development a self-signed one is made under PORTAL_SIGNING_DIR on first use.

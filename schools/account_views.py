@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 
 import qrcode
 import qrcode.image.svg
+from axes.helpers import get_cool_off
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -19,7 +20,6 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from axes.helpers import get_cool_off
 from schools import mfa
 from schools.account_forms import AuthenticatorCodeForm, RecoveryCodeForm
 

@@ -14,9 +14,8 @@ record's current name, which after erasure is a placeholder.
 
 from __future__ import annotations
 
-
-from schools.imports import ImportPlan
 from portal.client_ip import client_ip
+from schools.imports import ImportPlan
 from schools.models import AuditEvent, Carer, Organisation, Pupil
 
 USER_AGENT_LENGTH = AuditEvent._meta.get_field("user_agent").max_length

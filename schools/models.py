@@ -77,7 +77,7 @@ class Organisation(models.Model):
             "in them left the school (never while any of their children is on roll)."
         ),
     )
-    # Reminders and starters (declarations/scheduler.py).
+    # Reminders and starters (sending/scheduler.py).
     reminder_days = models.CharField(
         "days after the invitation to remind",
         max_length=20,

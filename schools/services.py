@@ -15,6 +15,7 @@ from schools import permissions, selectors
 from schools.audit import audit_record
 from schools.imports import ImportResult, import_apply
 from schools.models import AuditEvent, Carer, Organisation, PupilCarer
+from schools.signals import families_imported
 
 ERASED_FORENAME = "Erased"
 
@@ -37,7 +38,7 @@ def families_import(
     audit log (file name, SHA-256, rows, counts, source) in the same transaction. `user` None is
     the system (the command line). Once it has committed, if the school invites new families
     automatically and the import added pupils, carers or links, the carers of pupils who joined
-    since the school's invitations went out are invited in the background (declarations/scheduler.py).
+    since the school's invitations went out are invited in the background (sending/scheduler.py).
     """
     if user is not None and not permissions.can_manage_families(user, school):
         raise PermissionDenied("You can only import families for your own school.")
@@ -65,15 +66,8 @@ def families_import(
             },
             request=request,
         )
-        if school.invite_starters_automatically and (plan.added_pupils or plan.added_carers or plan.links_added):
-            transaction.on_commit(lambda: _enqueue_starters(school.pk))
+        families_imported.send(sender=Organisation, school=school, plan=plan)
     return result
-
-
-def _enqueue_starters(school_id: int) -> None:
-    from declarations.tasks import invite_starters  # declarations builds on schools
-
-    invite_starters.enqueue(school_id)
 
 
 def carer_status(carer: Carer) -> str:

@@ -54,7 +54,7 @@ def test_files_go_to_s3_compatible_storage_when_a_bucket_is_named_and_production
     }
     script = (
         "from django.core.files.storage import default_storage, storages; "
-        "from declarations.models import DeclarationPdf, Export; "
+        "from evidence.models import DeclarationPdf, Export; "
         "s = storages['default']; "
         "print(type(s).__module__, s.bucket_name, s.endpoint_url, s.default_acl, s.file_overwrite, "
         "DeclarationPdf._meta.get_field('file').storage is default_storage, "

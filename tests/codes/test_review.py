@@ -12,9 +12,9 @@ from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
 
 from codes import services
 from codes.models import CodeReview, CodeVersion, ReviewReminder
-from declarations import scheduler
-from declarations.models import OutboxMessage, ScheduledStep
 from schools.models import StaffRole
+from sending import scheduler
+from sending.models import OutboxMessage, ScheduledStep
 from tests.factories import (
     AssociationFactory,
     CodeFactory,

@@ -12,9 +12,11 @@ from django.core import mail
 from django.core.management import call_command
 
 from codes.models import Code
-from declarations import invitations, scheduler
-from declarations.models import OutboxMessage, SigningRequest
+from declarations.models import SigningRequest
 from schools.models import Carer, Pupil, PupilCarer
+from sending import outbox as sending_outbox
+from sending import scheduler
+from sending.models import OutboxMessage
 from tests.factories import AssociationFactory, CodeFactory, SchoolFactory, published_version
 
 LONDON = datetime.timezone(datetime.timedelta(0))  # Europe/London is on GMT in November and December
@@ -72,8 +74,8 @@ def send_everything() -> None:
     any other e-mail waiting in the outbox."""
     pending = OutboxMessage.objects.filter(status=OutboxMessage.Status.PENDING, batch__isnull=False)
     for batch_id in sorted(set(pending.values_list("batch_id", flat=True))):
-        invitations.outbox_send_pending(batch_id=batch_id)
-    invitations.outbox_send_pending()
+        sending_outbox.outbox_send_pending(batch_id=batch_id)
+    sending_outbox.outbox_send_pending()
 
 
 def emails_to(address: str) -> list:

@@ -11,7 +11,8 @@ import pypdf
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from declarations import services
-from declarations.models import Declaration, OutboxMessage, SigningRequest
+from declarations.models import Declaration, SigningRequest
+from sending.models import OutboxMessage
 from tests.declarations.factories import PDF, family, issued_link
 
 BROWSER = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148 Safari/604.1"

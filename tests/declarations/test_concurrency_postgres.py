@@ -11,8 +11,9 @@ from django.test import Client
 from django.utils import timezone
 
 from declarations import services
-from declarations.models import Declaration, OutboxMessage, SigningRequest
+from declarations.models import Declaration, SigningRequest
 from schools.models import AuditEvent
+from sending.models import OutboxMessage
 from tests.declarations.factories import PDF, family, issued_link
 from tests.factories import CodeFactory, SchoolFactory, published_version
 

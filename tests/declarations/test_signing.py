@@ -10,11 +10,12 @@ from django.test import RequestFactory
 
 from codes.markup import render_markdown
 from declarations import services
-from declarations.models import Declaration, Decline, OutboxMessage, SigningRequest
+from declarations.models import Declaration, Decline, SigningRequest
 from portal.client_ip import client_ip
 from schools.models import AuditEvent
-from tests.factories import published_version
+from sending.models import OutboxMessage
 from tests.declarations.factories import NOW, add_child, family, issued_link
+from tests.factories import published_version
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("tasks")]
 
@@ -169,7 +170,7 @@ def test_submit_records_every_evidence_field(
     message = OutboxMessage.objects.get()
     assert (message.kind, message.carer, message.version) == (OutboxMessage.Kind.CONFIRMATION, carer, version)
     assert [(result.task.name, result.args) for result in tasks.results] == [
-        ("render_declaration_pdf", [declaration.pk]),  # its PDF (declarations/pdf.py), then the e-mail
+        ("render_declaration_pdf", [declaration.pk]),  # its PDF (evidence/pdf.py), then the e-mail
         ("send_outbox_message", [message.pk]),
     ]
 

@@ -11,11 +11,12 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from declarations import services
-from declarations.models import OutboxMessage, SigningRequest
+from declarations.models import SigningRequest
 from schools.models import AuditEvent, StaffRole
+from sending.models import OutboxMessage
+from tests.declarations.factories import NOW, PDF, add_child, family, issued_link, sent_link
 from tests.factories import StaffRoleFactory
 from tests.schools.factories import PupilCarerFactory
-from tests.declarations.factories import NOW, PDF, add_child, family, issued_link, sent_link
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("tasks")]
 
@@ -89,7 +90,8 @@ def everyone(school, version, office, media):
     expired, _ = sent_link(parent(school, "Ed Expired", "Hal", "5", "5B"), version, sent_at=NOW - datetime.timedelta(days=70))
     SigningRequest.objects.filter(pk=expired.pk).update(expires_at=NOW - datetime.timedelta(days=10))
     failed = parent(school, "Fiona Failed", "Ida", "3", "3B")
-    OutboxMessage.objects.create(school=school, carer=failed, version=version, kind="invitation", status="failed")
+    # What the sender records when the mail server refuses the invitation (sending/outbox.py).
+    SigningRequest.objects.create(school=school, carer=failed, version=version, delivery_failed_at=NOW)
     # Not asked: no parental responsibility, and a carer whose only child has left.
     PupilCarerFactory(
         pupil__school=school, carer__forename="Uma", carer__surname="Uncle", parental_responsibility=False
@@ -179,7 +181,7 @@ def test_staff_reissue_a_link_the_old_one_stops_working_and_an_email_is_queued(
     carer = family(school)
     signing_request, old_token = sent_link(carer, version, sent_at=NOW)
     with django_capture_on_commit_callbacks(execute=True):
-        response = staff.post(f"/staff/declarations/{school.slug}/carers/{carer.pk}/reissue/")
+        response = staff.post(f"/staff/sending/{school.slug}/carers/{carer.pk}/new-link/")
     assert response.status_code == 302
     assert "A new link is on its way to Mary Smith" in page(staff.get(response["Location"]))
 
@@ -192,13 +194,13 @@ def test_staff_reissue_a_link_the_old_one_stops_working_and_an_email_is_queued(
     parent = client.__class__()
     assert parent.get(f"/sign/t/{old_token}/").status_code == 404
 
-    staff.post(f"/staff/declarations/{school.slug}/carers/{carer.pk}/reissue/")
+    staff.post(f"/staff/sending/{school.slug}/carers/{carer.pk}/new-link/")
     assert sorted(OutboxMessage.objects.values_list("sequence", flat=True)) == [1, 2]
 
 
 def test_a_carer_without_an_email_address_cannot_be_sent_a_link(staff, school, version):
     carer = family(school, email="")
-    response = staff.post(f"/staff/declarations/{school.slug}/carers/{carer.pk}/reissue/", follow=True)
+    response = staff.post(f"/staff/sending/{school.slug}/carers/{carer.pk}/new-link/", follow=True)
     assert "record a paper form instead" in page(response)
     assert not OutboxMessage.objects.exists()
 
@@ -217,7 +219,7 @@ def staff_views(school, carer):
         ("get", f"{base}/"),
         ("get", f"{base}/carers/{carer.pk}/paper/"),
         ("post", f"{base}/carers/{carer.pk}/paper/"),
-        ("post", f"{base}/carers/{carer.pk}/reissue/"),
+        ("post", f"/staff/sending/{school.slug}/carers/{carer.pk}/new-link/"),
     ]
 
 
@@ -242,7 +244,7 @@ def test_an_association_admin_gets_404_on_every_staff_view(client, verified_clie
 def test_a_carer_of_another_school_is_a_404_even_for_our_own_staff(staff, school, other_school, version):
     theirs = family(other_school, email="theirs@example.org")
     assert staff.get(f"/staff/declarations/{school.slug}/carers/{theirs.pk}/paper/").status_code == 404
-    assert staff.post(f"/staff/declarations/{school.slug}/carers/{theirs.pk}/reissue/").status_code == 404
+    assert staff.post(f"/staff/sending/{school.slug}/carers/{theirs.pk}/new-link/").status_code == 404
 
 
 def test_staff_views_need_a_signed_in_verified_member_of_staff(client, school, their_carer, headteacher):

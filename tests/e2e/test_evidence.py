@@ -6,8 +6,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from declarations import exports
-from declarations.pdf import declaration_pdf_issue
+from evidence import exports
+from evidence.pdf import declaration_pdf_issue
 from schools.models import Organisation, StaffRole
 from tests.declarations.evidence import sign_online
 from tests.declarations.factories import family

@@ -6,9 +6,10 @@ import re
 import pytest
 
 from codes.services import code_for_school, version_in_force
-from declarations.invitations import invitations_send, outbox_send_pending
 from declarations.models import Declaration
 from schools.models import Organisation
+from sending.invitations import invitations_send
+from sending.outbox import outbox_send_pending
 from tests.declarations.factories import family
 
 pytestmark = pytest.mark.e2e

@@ -190,7 +190,7 @@ def test_a_later_import_does_not_bring_the_erased_data_back_into_the_erased_row(
 
 def test_export_includes_what_the_carer_signed_and_the_emails_sent_to_them(headteacher, school, school_code, mary):
     from declarations import services as signing
-    from declarations.models import OutboxMessage
+    from sending.models import OutboxMessage
 
     version = school_code.versions.get()
     request = signing.signing_request_for(carer=mary, version=version)
@@ -211,7 +211,8 @@ def test_erasure_forgets_the_address_in_the_outbox_and_stops_links_and_keeps_dec
     headteacher, school, school_code, mary
 ):
     from declarations import services as signing
-    from declarations.models import Declaration, OutboxMessage
+    from declarations.models import Declaration
+    from sending.models import OutboxMessage
 
     version = school_code.versions.get()
     request = signing.signing_request_for(carer=mary, version=version)

@@ -14,8 +14,8 @@ from django_otp.oath import TOTP
 from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from demo.accounts import DEMO_RECOVERY_CODES, load_demo_accounts
 from schools import mfa
-from schools.demo import DEMO_RECOVERY_CODES, load_demo_accounts
 from tests.test_settings import PRODUCTION_ENV, run_manage
 
 

@@ -1,0 +1,14 @@
+"""Staff pages for declaration PDFs, ZIP exports and registers, mounted at /staff/exports/."""
+
+from django.urls import path
+
+from evidence import export_views
+
+app_name = "exports"
+urlpatterns = [
+    path("<slug:school_slug>/", export_views.home, name="home"),
+    path("<slug:school_slug>/<int:export_id>/", export_views.detail, name="detail"),
+    path("<slug:school_slug>/<int:export_id>/download/", export_views.download, name="download"),
+    path("<slug:school_slug>/register.<str:file_format>", export_views.register, name="register"),
+    path("<slug:school_slug>/declarations/<int:declaration_id>/pdf/", export_views.declaration_pdf, name="declaration_pdf"),
+]

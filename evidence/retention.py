@@ -1,0 +1,193 @@
+"""Retention: declarations are kept while they can matter, then deleted, and the deletion recorded.
+
+The rule (each school sets N, Organisation.declaration_retention_years, 6 by default): a
+declaration is kept until N years after the last of the children named in it left the school
+(Pupil.left_on). It is never deleted while any child named in it, or any other child of the
+carer, is on roll. A child who left without a leaving date counts from when their record last
+changed; a declaration whose children cannot be found at all is kept.
+
+    retention_run()                 # what `manage.py run_scheduled` calls, daily
+    retention_run(dry_run=True)     # what would go, changing nothing
+
+Each deletion is one audit event (AuditEvent.Action.RETENTION_DELETE) saying what was destroyed:
+the declaration's number, version, date signed, how, and its PDF's SHA-256 (so the verification
+page can still say "issued here, deleted under retention"), never a name. The PDF and any paper
+scan are deleted from storage once the deletion has committed. Running it again deletes nothing
+more: it is idempotent. Finished ZIP exports are deleted after 7 days, their row kept.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from dataclasses import dataclass, field
+
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from declarations.models import Declaration
+from evidence.exports import EXPORT_KEEP_DAYS
+from evidence.models import DeclarationPdf, Export
+from schools.audit import audit_record
+from schools.models import AuditEvent, Organisation, Pupil, PupilCarer
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class RetentionSummary:
+    today: datetime.date
+    dry_run: bool = False
+    deleted: int = 0
+    pdfs_deleted: int = 0
+    scans_deleted: int = 0
+    exports_expired: int = 0
+    by_school: dict[str, int] = field(default_factory=dict)
+    declaration_ids: list[int] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        verb = "Would delete" if self.dry_run else "Deleted"
+        schools = ", ".join(f"{slug}: {n}" for slug, n in sorted(self.by_school.items()))
+        return (
+            f"{verb} {self.deleted} declaration{'s' if self.deleted != 1 else ''} past their retention period"
+            f"{f' ({schools})' if schools else ''}, with {self.pdfs_deleted} PDF(s) and {self.scans_deleted} "
+            f"paper scan(s); {self.exports_expired} old export file(s)."
+        )
+
+
+def add_years(day: datetime.date, years: int) -> datetime.date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
+
+
+def _left_on(pupil: Pupil) -> datetime.date:
+    return pupil.left_on or timezone.localdate(pupil.updated)
+
+
+def expiry_date(declaration: Declaration, pupils: dict[int, Pupil], years: int) -> datetime.date | None:
+    """When this declaration may be deleted, or None while it must be kept (a child named is on
+    roll, or none of them can be found)."""
+    named = [pupils.get(child.get("id")) for child in declaration.children_named or []]
+    named = [pupil for pupil in named if pupil is not None]
+    if not named or any(pupil.on_roll for pupil in named):
+        return None
+    return add_years(max(_left_on(pupil) for pupil in named), years)
+
+
+def expired_declarations(school: Organisation, *, today: datetime.date) -> list[Declaration]:
+    """The school's declarations whose retention period has ended by `today`."""
+    candidates = list(
+        Declaration.objects.filter(school=school)
+        .exclude(Exists(PupilCarer.objects.filter(carer=OuterRef("carer"), pupil__on_roll=True)))
+        .select_related("version")
+        .order_by("pk")
+    )
+    ids = {child.get("id") for d in candidates for child in (d.children_named or []) if child.get("id")}
+    pupils = {pupil.pk: pupil for pupil in Pupil.objects.filter(pk__in=ids, school=school)}
+    years = school.declaration_retention_years
+    return [d for d in candidates if (expires := expiry_date(d, pupils, years)) is not None and expires <= today]
+
+
+def retention_run(*, today: datetime.date | None = None, dry_run: bool = False) -> RetentionSummary:
+    """Delete every school's expired declarations with their PDFs and scans, recording each in
+    the school's audit log; delete finished exports older than 7 days. Idempotent.
+
+    One transaction per school: a school's deletions and their audit events are committed
+    together or not at all; the files go once it has committed.
+    """
+    today = today or timezone.localdate()
+    summary = RetentionSummary(today=today, dry_run=dry_run)
+    for school in Organisation.objects.filter(kind=Organisation.Kind.SCHOOL).order_by("pk"):
+        expired = expired_declarations(school, today=today)
+        if not expired:
+            continue
+        if dry_run:
+            summary.deleted += len(expired)
+            summary.by_school[school.slug] = len(expired)
+            summary.declaration_ids += [d.pk for d in expired]
+            summary.pdfs_deleted += DeclarationPdf.objects.filter(declaration__in=expired).count()
+            summary.scans_deleted += sum(1 for d in expired if d.paper_scan)
+            continue
+        deleted = _delete(school, [d.pk for d in expired], today=today, summary=summary)
+        if deleted:
+            summary.by_school[school.slug] = deleted
+    summary.exports_expired = _expire_exports(today=today, dry_run=dry_run)
+    if not dry_run and (summary.deleted or summary.exports_expired):
+        logger.info("%s", summary)
+    return summary
+
+
+def _delete(school: Organisation, ids: list[int], *, today: datetime.date, summary: RetentionSummary) -> int:
+    files: list[str] = []
+    with transaction.atomic():
+        # Locked first: a PDF being rendered for one of these at this moment finishes before.
+        declarations = list(
+            Declaration.objects.select_for_update().filter(pk__in=ids).select_related("version").order_by("pk")
+        )
+        pdfs = {record.declaration_id: record for record in DeclarationPdf.objects.filter(declaration_id__in=ids)}
+        for declaration in declarations:
+            record = pdfs.get(declaration.pk)
+            audit_record(
+                actor=None,
+                school=school,
+                action=AuditEvent.Action.RETENTION_DELETE,
+                target=f"Declaration #{declaration.pk}",
+                detail={
+                    "declaration": declaration.pk,
+                    "version": declaration.version.number,
+                    "signed_on": timezone.localdate(declaration.signed_at).isoformat(),
+                    "method": declaration.method,
+                    "pdf_sha256": record.sha256 if record else "",
+                    "retention_years": school.declaration_retention_years,
+                    "run_on": today.isoformat(),
+                },
+            )
+            if record is not None:
+                files.append(record.file.name)
+                record.delete()
+                summary.pdfs_deleted += 1
+            if declaration.paper_scan:
+                files.append(declaration.paper_scan.name)
+                summary.scans_deleted += 1
+            summary.declaration_ids.append(declaration.pk)
+            declaration.delete()
+            summary.deleted += 1
+        transaction.on_commit(lambda: _delete_files(files))
+    return len(declarations)
+
+
+def _delete_files(names: list[str]) -> None:
+    for name in names:
+        try:
+            default_storage.delete(name)
+        except OSError:  # already gone, or storage refused: the record is gone either way
+            logger.warning("Retention: could not delete %s from storage", name)
+
+
+def _expire_exports(*, today: datetime.date, dry_run: bool) -> int:
+    cutoff = timezone.make_aware(datetime.datetime.combine(today - datetime.timedelta(days=EXPORT_KEEP_DAYS), datetime.time(0)))
+    old = Export.objects.filter(status=Export.Status.DONE, finished_at__lt=cutoff).exclude(file="")
+    if dry_run:
+        return old.count()
+    count = 0
+    for export in old:
+        name = export.file.name
+        if Export.objects.filter(pk=export.pk, status=Export.Status.DONE).update(status=Export.Status.EXPIRED, file=""):
+            _delete_files([name])
+            count += 1
+    return count
+
+
+def retention_step(now: datetime.datetime) -> dict:
+    """retention_run as a step of `manage.py run_scheduled` (sending/scheduler.py): counts."""
+    summary = retention_run(today=timezone.localdate(now))
+    return {
+        "declarations deleted": summary.deleted,
+        "PDFs deleted": summary.pdfs_deleted,
+        "paper scans deleted": summary.scans_deleted,
+        "old exports deleted": summary.exports_expired,
+    }

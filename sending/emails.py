@@ -1,0 +1,384 @@
+"""The e-mails a carer gets: what they say, in plain text and HTML. Rendering only.
+
+Nothing here writes to the database or sends anything (sending/invitations.py does both).
+Every e-mail comes from the school: its name on the portal's sending address, Reply-To the
+school's own address when it has one. An invitation is the school's covering letter for that
+version with its placeholders filled, then one link. The token in the link is handed in by the
+caller and is never kept.
+
+The plain-text part is wrapped at 70 characters so it travels as readable 7bit/8bit text (not
+quoted-printable): in the demo the saved .log files can be read, and the link clicked, as is.
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import re
+import textwrap
+from dataclasses import dataclass
+from email.headerregistry import Address
+from email.utils import parseaddr
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.template.loader import render_to_string
+from django.urls import NoReverseMatch, get_urlconf, reverse
+from django.utils import dateformat, timezone
+from django.utils.safestring import SafeString, mark_safe
+
+from codes.markup import render_markdown
+from declarations import selectors
+from schools.models import StaffRole
+from sending.models import OutboxMessage
+from sending.signals import confirmation_copy
+
+# The signing pages (declarations/views.py, "signing:link") swap this link's token for a session.
+SIGN_PATH = "/sign/t/{token}/"
+CHANGES_PATH = "/sign/t/{token}/changes/"  # the same, then the marked-up comparison ("signing:link_changes")
+
+# The carer's postal address is not held, so letter lines made only of these are removed.
+ADDRESS_TOKENS = ("address_line_one", "address_line_two", "address_line_three", "town", "county", "postcode")
+NO_HEADTEACHER_NAME = "The Headteacher"
+NO_PHONE = "the school office"
+TEXT_WIDTH = 70
+
+# Used when a version has no covering letter of its own (Peartree Spring, Alsop High).
+DEFAULT_LETTER = """Dear parent or carer,
+
+{school} asks every parent and carer to read its social media code of conduct and to sign to say \
+that they have read it and will follow it.
+
+If you have any questions, please contact the school on {contact_number}.
+
+Kind regards,
+
+{sender_name}
+
+{sender_job_title}
+"""
+
+Kind = OutboxMessage.Kind
+REMINDER_KINDS = {Kind.REMINDER_1: 1, Kind.REMINDER_2: 2, Kind.REMINDER_3: 3}
+
+
+@dataclass(frozen=True)
+class Letter:
+    """A covering letter with its placeholders filled, ready for both parts of an e-mail."""
+
+    text: str
+    html: SafeString
+
+
+# Dates and addresses.
+
+
+def long_date(day: datetime.date | datetime.datetime) -> str:
+    """22 November 2026 (a datetime is shown on its local date)."""
+    if isinstance(day, datetime.datetime):
+        day = timezone.localtime(day).date()
+    return dateformat.format(day, "j F Y")
+
+
+def school_from_address(school) -> str:
+    """The school's name on the portal's own sending address: "Whitefield Primary School" <no-reply@…>."""
+    return _from_address(school.name, settings.DEFAULT_FROM_EMAIL)
+
+
+@functools.lru_cache(maxsize=256)
+def _from_address(name: str, default_from: str) -> str:
+    # Kept per name: a worker sending a school's thousands of e-mails works it out once.
+    _, address = parseaddr(default_from)
+    return str(Address(display_name=name, addr_spec=address or "no-reply@localhost"))
+
+
+def sign_link(token: str, *, changes: bool = False) -> str:
+    """The carer's personal link; with `changes`, one that opens the comparison with the version
+    they last signed instead of the signing page."""
+    name, fallback = ("signing:link_changes", CHANGES_PATH) if changes else ("signing:link", SIGN_PATH)
+    try:
+        path = reverse(name, kwargs={"token": token})
+    except NoReverseMatch:  # the signing pages not mounted (a test URLconf, say): their documented path
+        path = fallback.format(token=token)
+    return settings.PORTAL_BASE_URL + path
+
+
+def what_changed(carer, version) -> dict:
+    """For a carer who signed an earlier version of the code: what they signed, when, and each
+    later version's revision note up to `version` (context for the invitation). Else {}."""
+    previous = selectors.previous_declaration(carer, version)
+    if previous is None:
+        return {}
+    return {
+        "previous": previous,
+        "previous_signed_on": long_date(previous.signed_at),
+        "revisions": selectors.revisions_since(previous.version, version),
+    }
+
+
+def school_page_link(school) -> str:
+    return settings.PORTAL_BASE_URL + _school_page_path(school.slug, get_urlconf() or settings.ROOT_URLCONF)
+
+
+@functools.lru_cache(maxsize=256)
+def _school_page_path(slug: str, urlconf: str) -> str:
+    # Kept per slug (and URLconf): one reverse per school, not per e-mail.
+    try:
+        return reverse("public:organisation", args=[slug], urlconf=urlconf)
+    except NoReverseMatch:  # pragma: no cover - the public pages are always mounted
+        return "/"
+
+
+def letter_sender(school) -> tuple[str, str]:
+    """Who signs the letter: the school's headteacher (name, job title), or "The Headteacher"."""
+    role = (
+        StaffRole.objects.filter(organisation=school, role=StaffRole.Role.HEADTEACHER)
+        .select_related("user")
+        .order_by("pk")
+        .first()
+    )
+    if role is None:
+        return NO_HEADTEACHER_NAME, ""
+    name = role.user.get_full_name().strip()
+    if not name:
+        return NO_HEADTEACHER_NAME, ""
+    return name, role.job_title or "Headteacher"
+
+
+# The covering letter.
+
+
+def fill_placeholders(text: str, values: dict[str, str]) -> str:
+    """Replace {name} placeholders; address lines (not held) go; unknown placeholders stay visible."""
+    address = "|".join(ADDRESS_TOKENS)
+    text = re.sub(rf"(?m)^[ \t]*(\{{(?:{address})\}}[ \t,]*)+\n?", "", text)
+    text = re.sub(rf"\{{(?:{address})\}},?[ \t]*", "", text)
+
+    def replace(match):
+        name = match.group(1)
+        return values[name] if name in values else match.group(0)
+
+    text = re.sub(r"\{([a-z_]+)\}", replace, text)
+    # A filled value that is empty (no job title) leaves an empty line: tidy the paragraph breaks.
+    text = re.sub(r"\n[ \t]+\n", "\n\n", text)
+    return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
+
+
+def markdown_to_text(markdown: str, *, width: int = TEXT_WIDTH) -> str:
+    """Plain text from the letter's Markdown: no # or ** marks, links as "text (address)", wrapped."""
+    text = re.sub(r"\[([^\]]+)\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)", r"\1 (\2)", markdown)
+    text = re.sub(r"(\*\*|__)(.+?)\1", r"\2", text)
+    text = re.sub(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])", r"\1", text)
+    text = re.sub(r"(?<![\w_])_(?!\s)(.+?)(?<!\s)_(?![\w_])", r"\1", text)
+    text = re.sub(r"\\([\\`*_{}\[\]()#+\-.!>])", r"\1", text)
+    blocks = []
+    for paragraph in re.split(r"\n[ \t]*\n", text.strip()):
+        items = []  # [first-line prefix, following-lines prefix, words, open for continuation]
+        for line in paragraph.splitlines():
+            heading = re.match(r"^#{1,6}\s+(.*?)\s*#*\s*$", line)
+            bullet = re.match(r"^\s*[-*+]\s+(.*)$", line)
+            number = re.match(r"^\s*(\d+[.)])\s+(.*)$", line)
+            if heading:
+                items.append(["", "", heading.group(1), False])
+            elif bullet:
+                items.append(["- ", "  ", bullet.group(1), True])
+            elif number:
+                prefix = number.group(1) + " "
+                items.append([prefix, " " * len(prefix), number.group(2), True])
+            elif items and items[-1][3]:
+                items[-1][2] += " " + line.strip()
+            else:
+                items.append(["", "", line.strip(), True])
+        blocks.append("\n".join(_wrap(words, width, first, rest) for first, rest, words, _ in items))
+    return "\n\n".join(block for block in blocks if block.strip()).strip() + "\n"
+
+
+def _wrap(text: str, width: int, first: str, rest: str) -> str:
+    return textwrap.fill(
+        text.strip(),
+        width=width,
+        initial_indent=first,
+        subsequent_indent=rest,
+        break_long_words=False,
+        break_on_hyphens=False,
+    ) or first.rstrip()
+
+
+@functools.lru_cache(maxsize=1024)
+def _wrap_line(line: str) -> str:
+    # The long lines of an e-mail (the footer, "works until …") are the same in every e-mail of
+    # a send: wrapped once each.
+    return _wrap(line, TEXT_WIDTH, "", "")
+
+
+def letter_html(markdown: str) -> SafeString:
+    """The letter through the portal's sanitiser, its headings made bold paragraphs (the e-mail
+    has one heading of its own)."""
+    html = str(render_markdown(markdown))
+    html = re.sub(r"<h[2-6]>(.*?)</h[2-6]>", r"<p><strong>\1</strong></p>", html, flags=re.S)
+    return mark_safe(html)
+
+
+def covering_letter(*, school, version, today: datetime.date | None = None, sender=None) -> Letter:
+    """The version's covering letter for this school, placeholders filled, in text and HTML.
+
+    {school} → the school's name; {contact_number} → its phone (or "the school office");
+    {date} → today, e.g. 22 November 2026; {sender_name} and {sender_job_title} → the school's
+    headteacher (or "The Headteacher"); address lines → removed, as no address is held.
+    """
+    today = today or timezone.localdate()
+    sender_name, sender_job_title = sender or letter_sender(school)
+    values = {
+        "school": school.name,
+        "contact_number": school.phone.strip() or NO_PHONE,
+        "date": long_date(today),
+        "sender_name": sender_name,
+        "sender_job_title": sender_job_title,
+    }
+    filled = fill_placeholders(version.covering_letter.strip() or DEFAULT_LETTER, values)
+    return Letter(text=markdown_to_text(filled), html=letter_html(filled))
+
+
+# Whole e-mails.
+
+
+def subject_for(kind: str, school) -> str:
+    if kind == Kind.INVITATION:
+        return f"Please read and sign {school.name}'s social media code of conduct"
+    if kind in REMINDER_KINDS:
+        return f"Reminder: please read and sign {school.name}'s social media code of conduct"
+    if kind == Kind.NEW_LINK:
+        return f"Your new link to sign {school.name}'s social media code of conduct"
+    if kind == Kind.CONFIRMATION:
+        return f"Thank you for signing {school.name}'s social media code of conduct"
+    raise ValueError(f"No e-mail for outbox kind {kind!r}")
+
+
+def email_for(
+    message: OutboxMessage,
+    *,
+    token: str | None = None,
+    expires_at: datetime.datetime | None = None,
+    declaration=None,
+    letter: Letter | None = None,
+    today: datetime.date | None = None,
+    stencils: dict | None = None,
+) -> EmailMultiAlternatives:
+    """The e-mail for one outbox row, addressed to the carer's current address.
+
+    Invitations, reminders and new links need the link's `token` and `expires_at`; a
+    confirmation needs the `declaration`. `letter` lets a caller sending many invitations fill
+    the covering letter once, and `stencils` (a dict the caller keeps for the run) lets it write
+    the invitations that differ only in their link once, and fill in each link.
+    """
+    school, carer, version, kind = message.school, message.carer, message.version, message.kind
+    subject = subject_for(kind, school)
+    context = {
+        "kind": kind,
+        "school": school,
+        "carer": carer,
+        "version": version,
+        "subject": subject,
+        "reminder_number": REMINDER_KINDS.get(kind),
+        "contact_number": school.phone.strip(),
+        "reply_to_school": bool(school.email),
+        "school_page": school_page_link(school),
+    }
+    if kind == Kind.CONFIRMATION:
+        if declaration is None:
+            raise ValueError("A confirmation e-mail needs the declaration it confirms.")
+        context.update(declaration=declaration, signed_on=long_date(declaration.signed_at), template="confirmation")
+        context.update(_copy_context(declaration))
+    else:
+        if not token or expires_at is None:
+            raise ValueError(f"A {kind} e-mail needs a link token and its expiry.")
+        context.update(link=sign_link(token), expires_on=long_date(expires_at))
+        if kind == Kind.INVITATION:
+            context.update(
+                letter=letter or covering_letter(school=school, version=version, today=today),
+                template="invitation",
+                # No query for a carer the sender already knows never signed an earlier version.
+                **(what_changed(carer, version) if getattr(message, "signed_before", True) else {}),
+            )
+            if "previous" in context:
+                context["changes_link"] = sign_link(token, changes=True)
+        elif kind in REMINDER_KINDS:
+            context["template"] = "reminder"
+        else:
+            context["template"] = "new_link"
+    template = context["template"]
+    if stencils is not None and kind == Kind.INVITATION and "previous" not in context:
+        text, html = _from_stencil(stencils, context, token)
+    else:
+        text = _tidy_text(render_to_string(f"emails/{template}.txt", context))
+        html = render_to_string(f"emails/{template}.html", context)
+    email = EmailMultiAlternatives(
+        subject=subject,
+        body=text,
+        from_email=school_from_address(school),
+        to=[carer.email],
+        reply_to=[school.email] if school.email else None,
+        headers={"Auto-Submitted": "auto-generated"},
+    )
+    email.attach_alternative(html, "text/html")
+    if context.get("pdf") is not None:
+        with context["pdf"].file.open("rb") as pdf:
+            email.attach(context["pdf_filename"], pdf.read(), "application/pdf")
+    return email
+
+
+# As long as a real token (secrets.token_urlsafe(32)), so the text around it is laid out the same.
+STENCIL_TOKEN = "STENCIL" + "0" * 36
+
+
+def _from_stencil(stencils: dict, context: dict, token: str) -> tuple[str, str]:
+    """An invitation's two parts, written once for everything they say (school, letter, version,
+    expiry date) with a stand-in link, then with this carer's link put in. Only for invitations
+    that say nothing of the carer (no "what changed since you signed"): the templates name no
+    carer, and the stand-in is rendered without one, so a template that did would show it."""
+    school = context["school"]
+    key = (
+        context["template"], context["subject"], school.pk, school.name, context["contact_number"],
+        context["reply_to_school"], context["school_page"], context["version"].pk, context["letter"],
+        context["expires_on"],
+    )
+    if key not in stencils:
+        blank = {**context, "carer": None, "link": sign_link(STENCIL_TOKEN)}
+        stencils[key] = (
+            _tidy_text(render_to_string(f"emails/{context['template']}.txt", blank)),
+            render_to_string(f"emails/{context['template']}.html", blank),
+        )
+    text, html = stencils[key]
+    return text.replace(STENCIL_TOKEN, token), html.replace(STENCIL_TOKEN, token)
+
+
+def _copy_context(declaration) -> dict:
+    """The carer's copy of their declaration, as the apps that keep it describe it
+    (sending.signals.confirmation_copy), and how long their link still reaches the receipt page."""
+    request = declaration.request
+    context = {
+        "pdf": None,
+        "pdf_filename": "",
+        "verify_page": "",
+        "link_works_until": long_date(request.expires_at) if request is not None and request.expires_at else "",
+    }
+    for _, copy in confirmation_copy.send(sender=type(declaration), declaration=declaration):
+        context.update(copy or {})
+    return context
+
+
+def _tidy_text(text: str) -> str:
+    """Template whitespace out of the plain-text part; paragraphs wrapped, links on their own line."""
+    paragraphs = [p.strip("\n") for p in re.split(r"\n[ \t]*\n", text)]
+    wrapped = []
+    for paragraph in paragraphs:
+        if not paragraph.strip():
+            continue
+        lines = [line.rstrip() for line in paragraph.splitlines()]
+        wrapped.append(
+            "\n".join(
+                line if len(line) <= TEXT_WIDTH or "://" in line else _wrap_line(line)
+                for line in lines
+            )
+        )
+    return "\n\n".join(wrapped) + "\n"

@@ -1,0 +1,394 @@
+"""Who staff send to (audiences), what a send would do, queueing a batch, and sending again.
+
+The outbox (sending/outbox.py) does the sending itself; see its docstring for why no carer is
+e-mailed twice for the same purpose.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from itertools import batched
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Exists, Max, Min, OuterRef, Q
+from django.utils import timezone
+
+from codes.models import CodeVersion
+from codes.services import code_for_school, version_in_force
+from declarations.selectors import answered_filter, signing_baseline, up_to_date_lookups
+from schools import selectors
+from schools.audit import audit_record
+from schools.models import AuditEvent, Carer, Organisation, Pupil, PupilCarer
+from sending.models import OutboxMessage, SendBatch
+from sending.outbox import (
+    INTERRUPTED_AFTER,
+    enqueue_batch,
+    enqueue_message,
+    message_is_interrupted,
+    reason_not_to_send,
+    superseded,
+    with_facts,
+)
+
+logger = logging.getLogger(__name__)
+
+Kind = OutboxMessage.Kind
+Status = OutboxMessage.Status
+
+INSERT_BATCH_SIZE = 500
+AUDIT_ACTION = AuditEvent.Action.SEND_INVITATIONS
+
+
+# Who to send to.
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Who a send is for: everyone who has not signed, a year group, a registration group, one
+    carer, or new families (carers of pupils who joined after the school's first invitations to
+    sign the version; sent automatically after an import, see sending/scheduler.py)."""
+
+    kind: str
+    value: str = ""
+
+    ALL = "all-unsigned"
+    YEAR = "year"
+    REG = "reg"
+    CARER = "carer"
+    STARTERS = "starters"
+
+
+_DESCRIPTIONS = {
+    Audience.ALL: "Everyone who has not signed",
+    Audience.YEAR: "Year group: ",
+    Audience.REG: "Registration group: ",
+    Audience.CARER: "One carer: #",
+    Audience.STARTERS: "New families since the invitations went out",
+}
+
+
+def audience_parse(audience) -> Audience:
+    """"all-unsigned", ("year", "5"), ("reg", "5B") or ("carer", 123) as an Audience."""
+    if isinstance(audience, Audience):
+        return audience
+    if audience in (Audience.ALL, Audience.STARTERS):
+        return Audience(audience)
+    if isinstance(audience, (tuple, list)) and len(audience) == 2:
+        kind, value = audience[0], str(audience[1]).strip()
+        if kind in (Audience.YEAR, Audience.REG) and value:
+            return Audience(kind, value)
+        if kind == Audience.CARER and value.isdigit():
+            return Audience(kind, value)
+    raise ValidationError(f"Not an audience to send to: {audience!r}.")
+
+
+def audience_describe(audience: Audience) -> str:
+    """The audience in words, as SendBatch.audience keeps it (no names: it outlives erasure)."""
+    audience = audience_parse(audience)
+    return _DESCRIPTIONS[audience.kind] + audience.value
+
+
+def audience_from_description(text: str) -> Audience | None:
+    """The Audience a SendBatch.audience was written from, or None (e.g. a scheduler's batch)."""
+    for kind in (Audience.ALL, Audience.STARTERS):
+        if text == _DESCRIPTIONS[kind]:
+            return Audience(kind)
+    for kind in (Audience.YEAR, Audience.REG, Audience.CARER):
+        prefix = _DESCRIPTIONS[kind]
+        if text.startswith(prefix) and text[len(prefix):]:
+            try:
+                return audience_parse((kind, text[len(prefix):]))
+            except ValidationError:
+                return None
+    return None
+
+
+def _responsible_in_audience(school, audience: Audience):
+    links = PupilCarer.objects.filter(
+        carer=OuterRef("pk"), parental_responsibility=True, pupil__on_roll=True, pupil__school=school
+    )
+    if audience.kind == Audience.YEAR:
+        links = links.filter(pupil__year_group=audience.value)
+    elif audience.kind == Audience.REG:
+        links = links.filter(pupil__reg_group=audience.value)
+    return Exists(links)
+
+
+def _in_audience(carers, school, audience: Audience, version):
+    # Signed or declined `version`, or the version before a minor correction: up to date (rule 2).
+    carers = carers.filter(_responsible_in_audience(school, audience)).exclude(answered_filter(version))
+    if audience.kind == Audience.CARER:
+        carers = carers.filter(pk=int(audience.value))
+    elif audience.kind == Audience.STARTERS:
+        carers = carers.filter(_starter(school, version))
+    return carers
+
+
+def _starter(school, version) -> Q:
+    """Carers who joined the school (or a child of theirs did) after its first invitation to sign
+    `version`, or the version it corrects. Before the school has invited anyone, nobody is a
+    starter: a school's first import invites nobody by itself."""
+    counting = up_to_date_lookups(version.code_id, signing_baseline(version.code, version).number)
+    first_invited = OutboxMessage.objects.filter(school=school, kind=Kind.INVITATION, **counting).aggregate(
+        at=Min("created_at")
+    )["at"]
+    if first_invited is None:
+        return Q(pk__in=[])
+    return Q(created__gt=first_invited) | Q(
+        Exists(
+            PupilCarer.objects.filter(
+                carer=OuterRef("pk"),
+                parental_responsibility=True,
+                pupil__on_roll=True,
+                pupil__school=school,
+                pupil__created__gt=first_invited,
+            )
+        )
+    )
+
+
+def audience_carers(*, school, audience, version):
+    """Carers in the audience who can be e-mailed and have neither signed nor declined `version`."""
+    return _in_audience(selectors.eligible_carers(school), school, audience_parse(audience), version)
+
+
+def audience_paper_carers(*, school, audience, version):
+    """Carers in the audience who have not signed or declined and have no e-mail: paper forms."""
+    return _in_audience(selectors.carers_needing_paper_forms(school), school, audience_parse(audience), version)
+
+
+def audience_choices(school) -> tuple[list[tuple[str, str]], list[str]]:
+    """The year groups (value, label) and registration groups of the pupils on roll, for a form."""
+    on_roll = Pupil.objects.filter(school=school, on_roll=True).order_by()
+    years = set(on_roll.values_list("year_group", flat=True).distinct())
+    year_choices = [(value, label) for value, label in Pupil.YearGroup.choices if value in years]
+    regs = sorted(r for r in on_roll.exclude(reg_group="").values_list("reg_group", flat=True).distinct())
+    return year_choices, regs
+
+
+def version_to_send(school, version: CodeVersion | None = None) -> CodeVersion:
+    """The version carers are asked to sign: the one in force for the school unless one is named."""
+    code = code_for_school(school)
+    if code is None:
+        raise ValidationError(f"{school.name} has no code of conduct yet, so there is nothing to sign.")
+    if version is None:
+        version = version_in_force(code)
+        if version is None:
+            raise ValidationError(f"{school.name} has no published version in force yet, so there is nothing to sign.")
+        return version
+    if version.code_id != code.pk or not version.is_published:
+        raise ValidationError(f"Version {version.number} is not a published version of {school.name}'s code.")
+    return version
+
+
+@dataclass(frozen=True)
+class SendSummary:
+    """What a send does (or did): e-mails queued, carers invited before, carers needing paper."""
+
+    version: CodeVersion
+    audience: Audience
+    to_send: int
+    already_invited: int
+    needs_paper_form: list[Carer] = field(default_factory=list)
+
+
+def invitations_preview(*, school, audience, version: CodeVersion | None = None) -> SendSummary:
+    """What invitations_send would do now, without doing it (for the confirm step)."""
+    audience = audience_parse(audience)
+    version = version_to_send(school, version)
+    carers = audience_carers(school=school, audience=audience, version=version).order_by()
+    invited = Exists(
+        OutboxMessage.objects.filter(carer=OuterRef("pk"), version=version, kind=Kind.INVITATION, sequence=0)
+    )
+    total = carers.count()
+    already = carers.filter(invited).count()
+    paper = list(audience_paper_carers(school=school, audience=audience, version=version))
+    return SendSummary(version, audience, total - already, already, paper)
+
+
+# Queuing.
+
+
+def outbox_queue(*, batch: SendBatch, kind: str, recipients, sequence: int = 0) -> int:
+    """One pending outbox row for each (carer id, e-mail address) in `recipients`, in `batch`.
+
+    A carer who already has a row for the batch's version, this kind and sequence keeps it and
+    gets no second one (the unique constraint, ON CONFLICT DO NOTHING). Returns how many rows this
+    batch got. Set-based: rows are inserted INSERT_BATCH_SIZE at a time, never one by one.
+    """
+    for chunk in batched(recipients, INSERT_BATCH_SIZE):
+        OutboxMessage.objects.bulk_create(
+            [
+                OutboxMessage(
+                    school_id=batch.school_id,
+                    carer_id=carer_id,
+                    version_id=batch.version_id,
+                    kind=kind,
+                    sequence=sequence,
+                    batch=batch,
+                    to_address=address,
+                )
+                for carer_id, address in chunk
+            ],
+            ignore_conflicts=True,
+        )
+    return OutboxMessage.objects.filter(batch=batch).count()
+
+
+def invitations_send(
+    *, school: Organisation, audience, user, version: CodeVersion | None = None, request=None, enqueue: bool = True
+) -> SendBatch:
+    """Invite every carer in the audience to sign `version` (default: the school's version in force).
+
+    Who: carers with parental responsibility for a pupil on roll in the audience, with an e-mail
+    address, not erased, who have neither signed nor declined that version. Each gets one
+    invitation, ever: a carer invited before (by any batch) gets nothing new, so repeating or
+    retrying a send e-mails nobody twice. Returns at once whatever the number of carers (a few
+    set-based queries); the batch, its outbox rows and the audit event commit together, and the
+    sending task is enqueued only once they have (with enqueue=False the caller sends, e.g.
+    `send_invitations --wait`). The batch returned carries `.summary`, a SendSummary, whose
+    `needs_paper_form` lists the carers in the audience with no e-mail address.
+    """
+    audience = audience_parse(audience)
+    if not school.is_school:
+        raise ValidationError("Invitations are sent by a school.")
+    actor = user if user is not None and user.is_authenticated else None
+    with transaction.atomic():
+        version = version_to_send(school, version)
+        batch = SendBatch.objects.create(
+            school=school,
+            version=version,
+            kind=Kind.INVITATION,
+            audience=audience_describe(audience),
+            created_by=actor,
+            queued_at=timezone.now(),
+        )
+        recipients = list(
+            audience_carers(school=school, audience=audience, version=version).order_by("pk").values_list("pk", "email")
+        )
+        queued = outbox_queue(batch=batch, kind=Kind.INVITATION, recipients=recipients)
+        paper = list(audience_paper_carers(school=school, audience=audience, version=version))
+        summary = SendSummary(version, audience, queued, len(recipients) - queued, paper)
+        if not queued:
+            SendBatch.objects.filter(pk=batch.pk).update(finished_at=batch.queued_at)
+            batch.finished_at = batch.queued_at
+        audit_record(
+            actor=actor,
+            school=school,
+            action=AUDIT_ACTION,
+            detail={
+                "batch": batch.pk,
+                "version": version.number,
+                "audience": audience_describe(audience),
+                "queued": queued,
+                "already_invited": summary.already_invited,
+                "needs_paper_form": len(paper),
+            },
+            request=request,
+            carer=Carer.objects.filter(pk=int(audience.value), school=school).first()
+            if audience.kind == Audience.CARER
+            else None,
+        )
+        if enqueue and queued:
+            transaction.on_commit(lambda: enqueue_batch(batch.pk, emails=queued))
+    batch.summary = summary
+    return batch
+
+
+def batch_resume(*, batch: SendBatch) -> None:
+    """Ask a worker to send the batch's waiting e-mails (harmless if one already is: claims)."""
+    SendBatch.objects.filter(pk=batch.pk).update(finished_at=None)
+    transaction.on_commit(lambda: enqueue_batch(batch.pk))
+
+
+
+# Sending again.
+
+
+
+def outbox_message_resend(*, message: OutboxMessage, user, request=None) -> OutboxMessage:
+    """Send a failed or interrupted e-mail again, as a new outbox row with the next sequence.
+
+    Refused (ValidationError) for an e-mail that was sent, is still going, was sent again
+    already, or should no longer go (the carer signed, declined, left or has no address). The
+    new row, the audit event and the sending task (enqueued on commit) go together.
+    """
+    with transaction.atomic():
+        locked = OutboxMessage.objects.select_for_update().get(pk=message.pk)
+        if not (locked.status == Status.FAILED or message_is_interrupted(locked)):
+            raise ValidationError("Only an e-mail that failed, or was interrupted while sending, can be sent again.")
+        same_purpose = OutboxMessage.objects.filter(
+            carer_id=locked.carer_id, version_id=locked.version_id, kind=locked.kind
+        )
+        if same_purpose.filter(sequence__gt=locked.sequence).exists():
+            raise ValidationError("This e-mail has already been sent again.")
+        facts = with_facts(OutboxMessage.objects.filter(pk=locked.pk)).get()
+        reason = reason_not_to_send(facts)
+        if reason:
+            raise ValidationError(reason)
+        sequence = same_purpose.aggregate(n=Max("sequence"))["n"] + 1
+        again = OutboxMessage.objects.create(
+            school_id=locked.school_id,
+            carer_id=locked.carer_id,
+            version_id=locked.version_id,
+            kind=locked.kind,
+            sequence=sequence,
+            batch_id=locked.batch_id,
+            to_address=facts.carer.email,
+        )
+        if locked.batch_id is not None:
+            SendBatch.objects.filter(pk=locked.batch_id).update(finished_at=None)
+        audit_record(
+            actor=user,
+            school=facts.school,
+            action=AUDIT_ACTION,
+            detail={
+                "batch": locked.batch_id,
+                "version": facts.version.number,
+                "kind": locked.kind,
+                "sent_again": locked.pk,
+                "message": again.pk,
+            },
+            request=request,
+            carer=facts.carer,
+        )
+        transaction.on_commit(lambda: enqueue_message(again.pk))
+    return again
+
+
+def batch_resend_problems(*, batch: SendBatch, user, request=None) -> dict:
+    """Send again every e-mail of the batch that failed or was interrupted and not sent again yet.
+
+    Each goes through outbox_message_resend in its own transaction, with its checks, audit event
+    and sending task: one refused (the carer signed since, another member of staff sent it again
+    first) leaves the others to go, and no purpose ever gets a second new row, so pressing twice
+    sends nothing more. Returns {"sent_again": n, "refused": {reason: n}}, the reasons as
+    outbox_message_resend gives them.
+    """
+    cutoff = timezone.now() - INTERRUPTED_AFTER
+    problems = (
+        batch.messages.annotate(superseded=superseded())
+        .filter(Q(status=Status.FAILED) | Q(status=Status.SENDING, claimed_at__lt=cutoff), superseded=False)
+        .order_by("pk")
+    )
+    sent_again, refused = 0, Counter()
+    for message in problems:
+        try:
+            outbox_message_resend(message=message, user=user, request=request)
+        except ValidationError as error:
+            refused[" ".join(error.messages)] += 1
+        else:
+            sent_again += 1
+    return {"sent_again": sent_again, "refused": dict(refused.most_common())}
+
+
+
+def batch_paper_carers(batch: SendBatch):
+    """Carers in the batch's audience who still need a paper form (no e-mail, not signed)."""
+    audience = audience_from_description(batch.audience)
+    if audience is None:
+        return Carer.objects.none()
+    return audience_paper_carers(school=batch.school, audience=audience, version=batch.version)

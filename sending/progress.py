@@ -1,0 +1,94 @@
+"""How a batch of e-mails is going, as the staff pages show it."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from dataclasses import dataclass
+
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from sending.models import OutboxMessage, SendBatch
+from sending.outbox import INTERRUPTED_AFTER, message_is_interrupted, superseded
+
+logger = logging.getLogger(__name__)
+
+Kind = OutboxMessage.Kind
+Status = OutboxMessage.Status
+
+
+
+
+# Reading progress.
+
+
+@dataclass(frozen=True)
+class BatchProgress:
+    pending: int = 0
+    sending: int = 0
+    interrupted: int = 0
+    sent: int = 0
+    failed: int = 0
+    skipped: int = 0
+    sent_again: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.pending + self.sending + self.interrupted + self.sent + self.failed + self.skipped
+
+    @property
+    def in_progress(self) -> bool:
+        return bool(self.pending or self.sending)
+
+
+def batches_progress(batch_ids) -> dict[int, BatchProgress]:
+    """Progress of several batches in one query: counts by status, a row sent again counted once."""
+    cutoff = timezone.now() - INTERRUPTED_AFTER
+    current = Q(superseded=False)
+    rows = (
+        OutboxMessage.objects.filter(batch_id__in=list(batch_ids))
+        .annotate(superseded=superseded())
+        .values("batch_id")
+        .annotate(
+            pending=Count("pk", filter=current & Q(status=Status.PENDING)),
+            sending=Count("pk", filter=current & Q(status=Status.SENDING, claimed_at__gte=cutoff)),
+            interrupted=Count("pk", filter=current & Q(status=Status.SENDING, claimed_at__lt=cutoff)),
+            sent=Count("pk", filter=current & Q(status=Status.SENT)),
+            failed=Count("pk", filter=current & Q(status=Status.FAILED)),
+            skipped=Count("pk", filter=current & Q(status=Status.SKIPPED)),
+            sent_again=Count("pk", filter=Q(superseded=True)),
+        )
+        .order_by()
+    )
+    progress = {row.pop("batch_id"): BatchProgress(**row) for row in rows}
+    return {batch_id: progress.get(batch_id, BatchProgress()) for batch_id in batch_ids}
+
+
+def batch_progress(batch: SendBatch) -> BatchProgress:
+    return batches_progress([batch.pk])[batch.pk]
+
+
+MESSAGE_FILTERS = {
+    "problems": Q(status=Status.FAILED) | Q(status=Status.SENDING),
+    "pending": Q(status=Status.PENDING),
+    "sent": Q(status=Status.SENT),
+    "skipped": Q(status=Status.SKIPPED),
+}
+
+
+def batch_messages(batch: SendBatch, *, show: str = ""):
+    """The batch's e-mails with their carers, each marked `superseded` if sent again since."""
+    messages = batch.messages.select_related("carer").annotate(superseded=superseded())
+    if show in MESSAGE_FILTERS:
+        messages = messages.filter(MESSAGE_FILTERS[show])
+    return messages.order_by("carer__surname", "carer__forename", "pk")
+
+
+def message_state(message: OutboxMessage, *, now: datetime.datetime | None = None) -> str:
+    """What staff see for one e-mail: its status, "interrupted", or "sent again"."""
+    if getattr(message, "superseded", False):
+        return "sent again"
+    if message_is_interrupted(message, now=now):
+        return "interrupted"
+    return message.get_status_display().lower()

@@ -1,0 +1,865 @@
+"""Sending invitations: who is chosen, the outbox that never e-mails anyone twice, the worker that
+sends it, the command, and the staff pages (with who may use them)."""
+
+import datetime
+import html
+import signal
+import smtplib
+from contextlib import contextmanager
+
+import pytest
+import time_machine
+from django.core import mail
+from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
+from django.core.management import CommandError, call_command
+from django.urls import reverse
+from django.utils import timezone
+from django_tasks_db.management.commands import db_worker
+from django_tasks_db.models import DBTaskResult
+
+from declarations import services
+from declarations.models import Declaration, Decline, SigningRequest
+from schools.models import AuditEvent, Carer, Pupil, PupilCarer, StaffRole
+from sending import invitations, outbox
+from sending import progress as batch_progress
+from sending.models import OutboxMessage, SendBatch
+from tests.declarations.factories import issued_link
+from tests.factories import SchoolFactory, StaffRoleFactory, UserFactory
+from tests.schools.factories import CarerFactory, PupilCarerFactory, PupilFactory
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime.datetime(2026, 11, 22, 12, 0, tzinfo=datetime.UTC)
+LOCMEM = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
+
+
+# Shared with test_emails.py and test_sending_postgres.py.
+
+
+def use_database_tasks(settings):
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+
+def run_worker():
+    """Run every queued task with django-tasks-db's own worker, as `make run` does, then return.
+
+    Two things a real worker does that a test process must not: it closes "old" database
+    connections between tasks (inside a test's transaction that is the test's own connection;
+    Django's test client switches the same thing off), and it installs its own SIGINT/SIGTERM
+    handlers (put back afterwards).
+    """
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT)}
+    original_close = db_worker.close_old_connections
+    db_worker.close_old_connections = lambda **kwargs: None
+    try:
+        call_command("db_worker", batch=True, reload=False, startup_delay=False, interval=0, verbosity=0)
+    finally:
+        db_worker.close_old_connections = original_close
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+
+def parent(school, *, year="5", reg="5B", email="auto", responsible=True, on_roll=True, **carer_fields) -> Carer:
+    """A carer of one child at the school."""
+    pupil = PupilFactory(
+        school=school,
+        year_group=year,
+        reg_group=reg,
+        on_roll=on_roll,
+        left_on=None if on_roll else datetime.date(2026, 7, 20),
+    )
+    if email != "auto":
+        carer_fields["email"] = email
+    carer = CarerFactory(school=school, **carer_fields)
+    PupilCarerFactory(pupil=pupil, carer=carer, parental_responsibility=responsible)
+    return carer
+
+
+def many_parents(school, n, *, year="5", reg="5B") -> list[Carer]:
+    """n carers, each with parental responsibility for one child on roll: inserted in bulk."""
+    pupils = Pupil.objects.bulk_create(
+        Pupil(school=school, mis_id=f"P{i:06d}", forename="Child", surname=f"Number{i}", year_group=year, reg_group=reg)
+        for i in range(n)
+    )
+    carers = Carer.objects.bulk_create(
+        Carer(school=school, mis_id=f"C{i:06d}", forename="Parent", surname=f"Number{i}", email=f"parent{i}@example.org")
+        for i in range(n)
+    )
+    PupilCarer.objects.bulk_create(
+        PupilCarer(pupil=pupil, carer=carer, parental_responsibility=True, priority=1)
+        for pupil, carer in zip(pupils, carers)
+    )
+    return carers
+
+
+def record_signature(carer, version) -> Declaration:
+    return Declaration.objects.create(
+        school=carer.school,
+        carer=carer,
+        version=version,
+        version_fingerprint=version.fingerprint,
+        carer_name=carer.full_name,
+        children_named=[],
+        statement="I agree.",
+        typed_name=carer.full_name,
+        agreed=True,
+        signed_at=timezone.now(),
+        method=Declaration.Method.ONLINE,
+    )
+
+
+def record_decline(carer, version) -> Decline:
+    return Decline.objects.create(
+        school=carer.school, carer=carer, version=version, message="No thank you.", declined_at=timezone.now()
+    )
+
+
+def addresses_sent() -> list[str]:
+    return [address for message in mail.outbox for address in message.to]
+
+
+@contextmanager
+def failing_after(n, error):
+    """The mail connection takes n e-mails, then raises `error` for every one after."""
+    original = LocmemBackend.send_messages
+    calls = {"n": 0}
+
+    def send_messages(self, messages):
+        calls["n"] += 1
+        if calls["n"] > n:
+            raise error
+        return original(self, messages)
+
+    LocmemBackend.send_messages = send_messages
+    try:
+        yield calls
+    finally:
+        LocmemBackend.send_messages = original
+
+
+# Fixtures.
+
+
+@pytest.fixture(autouse=True)
+def now():
+    """22 November 2026, noon, and still: dates in e-mails and the 10 minutes to "interrupted"."""
+    with time_machine.travel(NOW, tick=False) as traveller:
+        yield traveller
+
+
+@pytest.fixture(autouse=True)
+def tasks(settings):
+    """Tasks go to the database queue, as in the portal, and run only when a worker runs."""
+    use_database_tasks(settings)
+
+
+@pytest.fixture(autouse=True)
+def locmem_mail(settings):
+    settings.MAILERS = LOCMEM
+    mail.outbox = []
+
+
+@pytest.fixture
+def version(school_code):
+    return school_code.versions.get()
+
+
+@pytest.fixture
+def everyone(school, version):
+    """Carers of each kind: two to invite, and one of each who must not get an e-mail."""
+    return {
+        "ann": parent(school, year="5", reg="5B", forename="Ann", surname="Able"),
+        "bob": parent(school, year="3", reg="3A", forename="Bob", surname="Baker"),
+        "signed": parent(school, forename="Sid", surname="Signed"),
+        "declined": parent(school, forename="Dee", surname="Declined"),
+        "no_email": parent(school, email="", forename="Nora", surname="Noemail"),
+        "left": parent(school, on_roll=False, forename="Len", surname="Left"),
+        "no_pr": parent(school, responsible=False, forename="Nat", surname="Notresponsible"),
+        "erased": parent(school, forename="Erin", surname="Erased"),
+        "elsewhere": parent(SchoolFactory(), forename="Olga", surname="Otherschool"),
+    }
+
+
+@pytest.fixture
+def answered(everyone, version):
+    record_signature(everyone["signed"], version)
+    record_decline(everyone["declined"], version)
+    Carer.objects.filter(pk=everyone["erased"].pk).update(erased_at=timezone.now())
+    return everyone
+
+
+def invited_carers(**filters):
+    return set(OutboxMessage.objects.filter(**filters).values_list("carer_id", flat=True))
+
+
+# Choosing who to invite.
+
+
+def test_inviting_everyone_unsigned_queues_one_email_per_eligible_carer_and_skips_the_rest(
+    school, version, headteacher, answered
+):
+    batch = invitations.invitations_send(school=school, audience="all-unsigned", user=headteacher)
+
+    assert invited_carers() == {answered["ann"].pk, answered["bob"].pk}
+    assert set(batch.messages.values_list("kind", "sequence", "status", "version_id")) == {
+        ("invitation", 0, "pending", version.pk)
+    }
+    assert batch.summary.to_send == 2 and batch.summary.already_invited == 0
+    assert [c.pk for c in batch.summary.needs_paper_form] == [answered["no_email"].pk]
+    assert batch.version == version and batch.created_by == headteacher
+    assert batch.audience == "Everyone who has not signed"
+
+
+def test_repeating_the_send_adds_nothing(school, version, headteacher, answered):
+    invitations.invitations_send(school=school, audience="all-unsigned", user=headteacher)
+    again = invitations.invitations_send(school=school, audience="all-unsigned", user=headteacher)
+
+    assert OutboxMessage.objects.count() == 2
+    assert again.messages.count() == 0
+    assert again.summary.to_send == 0 and again.summary.already_invited == 2
+    assert again.finished_at is not None  # nothing to wait for
+
+
+def test_a_carer_invited_with_their_year_group_is_not_invited_again_with_everyone(school, version, answered):
+    year = invitations.invitations_send(school=school, audience=("year", "5"), user=None)
+    reg = invitations.invitations_send(school=school, audience=("reg", "3A"), user=None)
+    everyone = invitations.invitations_send(school=school, audience="all-unsigned", user=None)
+
+    assert invited_carers(batch=year) == {answered["ann"].pk}
+    assert invited_carers(batch=reg) == {answered["bob"].pk}
+    assert everyone.messages.count() == 0 and everyone.summary.already_invited == 2
+
+
+def test_one_carer_can_be_invited_but_not_one_from_another_school(school, version, answered):
+    one = invitations.invitations_send(school=school, audience=("carer", answered["bob"].pk), user=None)
+    other = invitations.invitations_send(school=school, audience=("carer", answered["elsewhere"].pk), user=None)
+    assert invited_carers(batch=one) == {answered["bob"].pk}
+    assert other.messages.count() == 0
+    assert one.audience == f"One carer: #{answered['bob'].pk}"
+
+
+def test_the_preview_says_what_a_send_would_do_and_does_nothing(school, version, answered):
+    invitations.invitations_send(school=school, audience=("year", "5"), user=None)
+    preview = invitations.invitations_preview(school=school, audience="all-unsigned")
+    assert (preview.to_send, preview.already_invited, len(preview.needs_paper_form)) == (1, 1, 1)
+    assert OutboxMessage.objects.count() == 1
+
+
+def test_a_school_without_a_version_in_force_cannot_send(school):
+    with pytest.raises(Exception, match="no code of conduct"):
+        invitations.invitations_send(school=school, audience="all-unsigned", user=None)
+
+
+def test_a_send_is_recorded_in_the_audit_log_without_names(school, version, headteacher, answered):
+    batch = invitations.invitations_send(school=school, audience=("carer", answered["ann"].pk), user=headteacher)
+    event = AuditEvent.objects.get(action="send_invitations")
+    assert event.actor == headteacher and event.school == school and event.carer == answered["ann"]
+    assert event.detail == {
+        "batch": batch.pk,
+        "version": version.number,
+        "audience": f"One carer: #{answered['ann'].pk}",
+        "queued": 1,
+        "already_invited": 0,
+        "needs_paper_form": 0,
+    }
+    assert "Ann" not in str(event.detail) and "@" not in str(event.detail)
+
+
+def test_audience_descriptions_read_back(school):
+    for audience in ["all-unsigned", ("year", "R"), ("reg", "5B"), ("carer", 12)]:
+        parsed = invitations.audience_parse(audience)
+        assert invitations.audience_from_description(invitations.audience_describe(parsed)) == parsed
+    assert invitations.audience_from_description("Reminder 1") is None
+
+
+# Sending.
+
+
+def test_the_send_is_queued_on_commit_and_the_database_worker_sends_it(
+    school, version, answered, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        batch = invitations.invitations_send(school=school, audience="all-unsigned", user=None)
+    assert len(callbacks) == 1
+    task = DBTaskResult.objects.get()
+    assert task.task_path == "sending.outbox.send_batch" and task.args_kwargs["args"] == [batch.pk]
+    assert mail.outbox == []  # nothing goes before the worker runs
+
+    run_worker()
+
+    assert sorted(addresses_sent()) == sorted([answered["ann"].email, answered["bob"].email])
+    assert set(batch.messages.values_list("status", flat=True)) == {"sent"}
+    assert DBTaskResult.objects.get().status == "SUCCESSFUL"
+    batch.refresh_from_db()
+    assert batch.finished_at is not None
+    request = SigningRequest.objects.get(carer=answered["ann"], version=version)
+    assert request.sent_at is not None and request.token_hash and request.expires_at is not None
+
+
+def test_nothing_is_queued_when_the_send_is_rolled_back(school, version, answered, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        invitations.invitations_send(school=school, audience="all-unsigned", user=None)
+    assert len(callbacks) == 1 and not DBTaskResult.objects.exists()
+
+
+def test_a_claimed_row_is_not_sent_by_a_second_worker(school, version, answered):
+    batch = invitations.invitations_send(school=school, audience="all-unsigned", user=None, enqueue=False)
+    ann_row = batch.messages.get(carer=answered["ann"])
+    # Another worker claims Ann's row first.
+    assert OutboxMessage.objects.filter(pk=ann_row.pk, status="pending").update(
+        status="sending", claimed_at=timezone.now()
+    )
+
+    assert outbox.outbox_message_send(ann_row.pk) == "taken"
+    result = outbox.outbox_send_pending(batch_id=batch.pk)
+
+    assert result == {"sent": 1, "failed": 0, "skipped": 0, "taken": 0}
+    assert addresses_sent() == [answered["bob"].email]
+    ann_row.refresh_from_db()
+    assert ann_row.status == "sending"
+
+
+def test_sending_uses_one_mail_connection_for_the_whole_batch(school, version, monkeypatch):
+    many_parents(school, 30)
+    opened = []
+    original_open = LocmemBackend.open
+
+    def counting_open(self):
+        opened.append(self)
+        return original_open(self)
+
+    monkeypatch.setattr(LocmemBackend, "open", counting_open)
+    monkeypatch.setattr(outbox, "CHUNK_SIZE", 7)  # several chunks, still one connection
+    batch = invitations.invitations_send(school=school, audience="all-unsigned", user=None, enqueue=False)
+    assert outbox.outbox_send_pending(batch_id=batch.pk)["sent"] == 30
+    assert len(opened) == 1 and len(mail.outbox) == 30
+
+
+def test_a_carer_who_signs_before_the_email_goes_is_not_sent_it(school, version, answered):
+    batch = invitations.invitations_send(school=school, audience="all-unsigned", user=None, enqueue=False)
+    record_signature(answered["ann"], version)
+    Pupil.objects.filter(carer_links__carer=answered["bob"]).update(on_roll=False, left_on=datetime.date(2026, 11, 1))
+
+    assert outbox.outbox_send_pending(batch_id=batch.pk) == {"sent": 0, "failed": 0, "skipped": 2, "taken": 0}
+    assert mail.outbox == []
+    errors = dict(batch.messages.values_list("carer_id", "error"))
+    assert errors[answered["ann"].pk] == "Not sent: signed before the e-mail went."
+    assert errors[answered["bob"].pk] == "Not sent: no longer a parent or carer of a pupil on roll."
+
+
+def test_an_address_the_server_refuses_fails_alone_and_the_rest_go(school, version, answered):
+    batch = invitations.invitations_send(school=school, audience="all-unsigned", user=None, enqueue=False)
+    refused = smtplib.SMTPRecipientsRefused({answered["ann"].email: (550, b"No such mailbox")})
+    original = LocmemBackend.send_messages
+
+    def send_messages(self, messages):
+        if messages[0].to == [answered["ann"].email]:
+            raise refused
+        return original(self, messages)
+
+    LocmemBackend.send_messages = send_messages
+    try:
+        result = outbox.outbox_send_pending(batch_id=batch.pk)
+    finally:
+        LocmemBackend.send_messages = original
+
+    assert result == {"sent": 1, "failed": 1, "skipped": 0, "taken": 0}
+    ann_row = batch.messages.get(carer=answered["ann"])
+    assert ann_row.status == "failed" and "No such mailbox" in ann_row.error
+    batch.refresh_from_db()
+    assert batch.finished_at is not None
+
+
+def test_when_the_mail_server_is_down_the_email_waits_and_a_retry_is_queued(school, version, answered, now):
+    batch = invitations.invitations_send(school=school, audience="all-unsigned", user=None, enqueue=False)
+    with failing_after(0, smtplib.SMTPServerDisconnected("Connection unexpectedly closed")):
+        with pytest.raises(outbox.MailServerUnavailable):
+            outbox.outbox_send_pending(batch_id=batch.pk)
+
+    first = batch.messages.order_by("pk").first()
+    assert first.status == "pending" and first.attempts == 1 and "Connection unexpectedly closed" in first.error
+    retry = DBTaskResult.objects.get()
+    assert retry.task_path == "sending.outbox.send_batch" and retry.run_after > timezone.now()
+    assert mail.outbox == []
+
+    now.shift(outbox.RETRY_AFTER + datetime.timedelta(seconds=1))
+    run_worker()
+    assert sorted(addresses_sent()) == sorted([answered["ann"].email, answered["bob"].email])
+
+
+def test_when_the_mail_server_cannot_be_reached_no_email_is_touched_and_a_retry_is_queued(
+    school, version, answered, monkeypatch
+):
+    batch = invitations.invitations_send(school=school, audience="all-unsigned", user=None, enqueue=False)
+
+    def refuse(self):
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    monkeypatch.setattr(LocmemBackend, "open", refuse)
+    with pytest.raises(outbox.MailServerUnavailable, match="Could not connect to the mail server"):
+        outbox.outbox_send_pending(batch_id=batch.pk)
+
+    assert set(batch.messages.values_list("status", "attempts")) == {("pending", 0)}
+    assert not SigningRequest.objects.filter(token_hash__isnull=False).exists()  # no link replaced
+    assert DBTaskResult.objects.get().run_after > timezone.now()
+
+
+def test_an_email_the_server_keeps_failing_gives_up_after_a_few_tries(school, version, answered):
+    batch = invitations.invitations_send(school=school, audience=("carer", answered["ann"].pk), user=None, enqueue=False)
+    with failing_after(0, OSError("Network is unreachable")):
+        for _ in range(outbox.MAX_ATTEMPTS):
+            with pytest.raises(outbox.MailServerUnavailable):
+                outbox.outbox_send_pending(batch_id=batch.pk)
+    row = batch.messages.get()
+    assert row.status == "failed" and row.attempts == outbox.MAX_ATTEMPTS
+    assert row.error.startswith(f"Gave up after {outbox.MAX_ATTEMPTS} tries.")
+
+
+def test_a_worker_that_dies_mid_send_leaves_the_row_interrupted_and_it_is_never_resent(
+    school, version, answered, now, monkeypatch, headteacher
+):
+    batch = invitations.invitations_send(school=school, audience="all-unsigned", user=None, enqueue=False)
+
+    def die(sent):
+        raise SystemExit("worker killed")  # after the server took the e-mail, before it was marked
+
+    monkeypatch.setattr(outbox, "CHUNK_SIZE", 1)  # rows are claimed one at a time
+    monkeypatch.setattr(outbox, "_mark_sent", die)
+    with pytest.raises(SystemExit):
+        outbox.outbox_send_pending(batch_id=batch.pk)
+    monkeypatch.undo()
+    assert len(mail.outbox) == 1
+    stuck = batch.messages.get(status="sending")
+
+    outbox.outbox_send_pending(batch_id=batch.pk)
+    outbox.outbox_send_pending()
+    assert sorted(addresses_sent()) == sorted([answered["ann"].email, answered["bob"].email])
+    assert batch.messages.get(pk=stuck.pk).status == "sending"
+
+    progress = batch_progress.batch_progress(batch)
+    assert (progress.sending, progress.interrupted, progress.sent) == (1, 0, 1)
+    with pytest.raises(Exception, match="Only an e-mail that failed, or was interrupted"):
+        invitations.outbox_message_resend(message=stuck, user=headteacher)
+
+    now.shift(outbox.INTERRUPTED_AFTER + datetime.timedelta(seconds=1))
+    progress = batch_progress.batch_progress(batch)
+    assert (progress.sending, progress.interrupted, progress.in_progress) == (0, 1, False)
+    again = invitations.outbox_message_resend(message=stuck, user=headteacher)
+    assert (again.sequence, again.kind, again.carer_id, again.batch_id) == (1, "invitation", stuck.carer_id, batch.pk)
+    assert outbox.outbox_message_send(again.pk) == "sent"
+    assert batch_progress.batch_progress(batch).sent_again == 1
+
+
+def test_a_worker_that_dies_leaves_the_rows_it_claimed_interrupted_and_the_next_run_sends_the_rest_once(
+    school, version, monkeypatch
+):
+    parents = many_parents(school, 5)
+    batch = invitations.invitations_send(school=school, audience="all-unsigned", user=None, enqueue=False)
+    monkeypatch.setattr(outbox, "CHUNK_SIZE", 2)  # claimed, sent and marked two at a time
+    original_mark_sent = outbox._mark_sent
+
+    def die(sent):
+        raise SystemExit("worker killed")  # both e-mails of the first two went; neither was marked
+
+    monkeypatch.setattr(outbox, "_mark_sent", die)
+    with pytest.raises(SystemExit):
+        outbox.outbox_send_pending(batch_id=batch.pk)
+    monkeypatch.setattr(outbox, "_mark_sent", original_mark_sent)
+    assert len(mail.outbox) == 2
+
+    assert outbox.outbox_send_pending(batch_id=batch.pk) == {"sent": 3, "failed": 0, "skipped": 0, "taken": 0}
+    assert outbox.outbox_send_pending() == {"sent": 0, "failed": 0, "skipped": 0, "taken": 0}
+    assert sorted(addresses_sent()) == sorted(carer.email for carer in parents)  # each once
+    progress = batch_progress.batch_progress(batch)
+    assert (progress.sending, progress.sent) == (2, 3)
+
+
+def test_a_sent_email_cannot_be_sent_again_and_one_sent_again_not_twice(school, version, answered, headteacher):
+    batch = invitations.invitations_send(school=school, audience="all-unsigned", user=None, enqueue=False)
+    with failing_after(0, smtplib.SMTPRecipientsRefused({})):
+        outbox.outbox_send_pending(batch_id=batch.pk)
+    failed = batch.messages.get(carer=answered["ann"])
+    assert failed.status == "failed"
+    invitations.outbox_message_resend(message=failed, user=headteacher)
+    with pytest.raises(Exception, match="already been sent again"):
+        invitations.outbox_message_resend(message=failed, user=headteacher)
+    outbox.outbox_send_pending(batch_id=batch.pk)
+    sent = batch.messages.get(carer=answered["ann"], sequence=1)
+    with pytest.raises(Exception, match="Only an e-mail that failed"):
+        invitations.outbox_message_resend(message=sent, user=headteacher)
+
+
+def failed_and_interrupted(school, n, now, monkeypatch) -> tuple[SendBatch, list[Carer]]:
+    """A batch to n carers: the first e-mail refused by the server, then a worker killed after
+    sending the rest and before marking them; 10 minutes later those show as interrupted."""
+    parents = many_parents(school, n)
+    batch = invitations.invitations_send(school=school, audience="all-unsigned", user=None, enqueue=False)
+    with failing_after(0, smtplib.SMTPRecipientsRefused({})):
+        outbox.outbox_send_pending(batch_id=batch.pk, limit=1)
+
+    def die(sent):
+        raise SystemExit("worker killed")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(outbox, "_mark_sent", die)
+        with pytest.raises(SystemExit):
+            outbox.outbox_send_pending(batch_id=batch.pk)
+    now.shift(outbox.INTERRUPTED_AFTER + datetime.timedelta(seconds=1))
+    progress = batch_progress.batch_progress(batch)
+    assert (progress.failed, progress.interrupted) == (1, n - 1)
+    return batch, parents
+
+
+def test_sending_again_to_everyone_whose_email_failed_or_was_interrupted_adds_one_row_each_once(
+    school, version, now, monkeypatch, headteacher
+):
+    batch, parents = failed_and_interrupted(school, 5, now, monkeypatch)
+    record_signature(parents[2], version)  # signed since: not e-mailed again
+
+    result = invitations.batch_resend_problems(batch=batch, user=headteacher)
+
+    assert result == {"sent_again": 4, "refused": {"Not sent: signed before the e-mail went.": 1}}
+    again = batch.messages.filter(sequence=1)
+    assert sorted(again.values_list("carer_id", flat=True)) == sorted(c.pk for c in parents if c != parents[2])
+    assert set(again.values_list("status", flat=True)) == {"pending"}
+    events = AuditEvent.objects.filter(action="send_invitations", actor=headteacher, detail__has_key="sent_again")
+    assert sorted(events.values_list("carer_id", flat=True)) == sorted(again.values_list("carer_id", flat=True))
+
+    second = invitations.batch_resend_problems(batch=batch, user=headteacher)  # pressed twice: nothing more
+    assert second == {"sent_again": 0, "refused": {"Not sent: signed before the e-mail went.": 1}}
+    assert batch.messages.filter(sequence__gt=0).count() == 4
+    mail.outbox = []
+    outbox.outbox_send_pending(batch_id=batch.pk)
+    assert sorted(addresses_sent()) == sorted(c.email for c in parents if c != parents[2])
+
+
+def test_one_email_sent_again_by_someone_else_meanwhile_does_not_stop_the_rest(
+    school, version, now, monkeypatch, headteacher
+):
+    batch, parents = failed_and_interrupted(school, 3, now, monkeypatch)
+    original = invitations.outbox_message_resend
+    raced = []
+
+    def resend_after_a_colleague(*, message, user, request=None):
+        if not raced:  # another member of staff pressed "Send again" on this row first
+            raced.append(original(message=message, user=None))
+        return original(message=message, user=user, request=request)
+
+    monkeypatch.setattr(invitations, "outbox_message_resend", resend_after_a_colleague)
+    result = invitations.batch_resend_problems(batch=batch, user=headteacher)
+
+    assert result == {"sent_again": 2, "refused": {"This e-mail has already been sent again.": 1}}
+    assert batch.messages.filter(sequence=1).count() == 3 and batch.messages.filter(sequence=2).count() == 0
+
+
+def test_confirmation_and_new_link_emails_queued_by_signing_are_sent(school, version, answered):
+    ann = answered["ann"]
+    record_signature(ann, version)
+    confirmation = OutboxMessage.objects.create(school=school, carer=ann, version=version, kind="confirmation")
+    new_link = OutboxMessage.objects.create(school=school, carer=answered["bob"], version=version, kind="new-link", sequence=1)
+
+    assert outbox.outbox_message_send(confirmation.pk) == "sent"
+    assert outbox.outbox_message_send(new_link.pk) == "sent"
+    assert outbox.outbox_message_send(new_link.pk) == "taken"  # sent already: never twice
+    assert [m.subject for m in mail.outbox] == [
+        "Thank you for signing Whitefield Primary School's social media code of conduct",
+        "Your new link to sign Whitefield Primary School's social media code of conduct",
+    ]
+    assert not SigningRequest.objects.filter(carer=ann).exists()  # a confirmation issues no link
+
+
+def test_the_send_outbox_message_task_runs_in_the_worker(school, version, answered):
+    from sending.outbox import send_outbox_message
+
+    message = OutboxMessage.objects.create(school=school, carer=answered["ann"], version=version, kind="new-link")
+    send_outbox_message.enqueue(message.pk)
+    run_worker()
+    assert addresses_sent() == [answered["ann"].email]
+    assert DBTaskResult.objects.get().return_value == "sent"
+
+
+# The command.
+
+
+def test_the_command_queues_invitations_and_says_what_it_did(
+    school, version, answered, capsys, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("send_invitations", school.slug)
+    out = capsys.readouterr().out
+    assert "2 invitations queued" in out
+    assert "0 carers already invited" in out
+    assert "1 carer with no e-mail address needs a paper form" in out and "Nora Noemail" in out
+    assert DBTaskResult.objects.filter(task_path="sending.outbox.send_batch").count() == 1
+    assert mail.outbox == []
+
+    call_command("send_invitations", school.slug)
+    out = capsys.readouterr().out
+    assert "0 invitations queued" in out and "2 carers already invited" in out
+    assert OutboxMessage.objects.count() == 2
+
+
+def test_the_command_with_wait_sends_without_a_worker(school, version, answered, capsys):
+    call_command("send_invitations", school.slug, "--year", "5", "--wait")
+    out = capsys.readouterr().out
+    assert "1 invitation queued" in out and "Sent 1; failed 0" in out
+    assert addresses_sent() == [answered["ann"].email]
+    assert not DBTaskResult.objects.exists()
+
+
+def test_the_command_sends_to_a_registration_group_or_one_carer(school, version, answered):
+    call_command("send_invitations", school.slug, "--reg", "3A", "--wait")
+    call_command("send_invitations", school.slug, "--carer", str(answered["ann"].pk), "--wait")
+    assert addresses_sent() == [answered["bob"].email, answered["ann"].email]
+
+
+def test_the_command_refuses_an_unknown_school(school, version):
+    with pytest.raises(CommandError, match="There is no school with the slug “nowhere”"):
+        call_command("send_invitations", "nowhere")
+    assert not SendBatch.objects.exists()
+
+
+def test_the_command_refuses_a_school_with_nothing_to_sign(school):
+    with pytest.raises(CommandError, match="has no code of conduct yet"):
+        call_command("send_invitations", school.slug)
+
+
+# The staff pages.
+
+
+def page_text(response) -> str:
+    return html.unescape(response.content.decode())
+
+
+@pytest.fixture
+def office(school):
+    return StaffRoleFactory(organisation=school, role=StaffRole.Role.OFFICE).user
+
+
+@pytest.fixture
+def as_office(client, office, verified_client):
+    verified_client(client, office)
+    return client
+
+
+@pytest.fixture
+def batch(school, version, answered, office):
+    return invitations.invitations_send(school=school, audience="all-unsigned", user=office, enqueue=False)
+
+
+def urls_for(school, batch):
+    message = batch.messages.first()
+    return [
+        ("get", reverse("sending:batches", args=[school.slug])),
+        ("get", reverse("sending:send", args=[school.slug])),
+        ("post", reverse("sending:send", args=[school.slug])),
+        ("get", reverse("sending:batch", args=[school.slug, batch.pk])),
+        ("post", reverse("sending:resume", args=[school.slug, batch.pk])),
+        ("post", reverse("sending:resend", args=[school.slug, message.pk])),
+        ("post", reverse("sending:batch_resend", args=[school.slug, batch.pk])),
+    ]
+
+
+@pytest.mark.parametrize("role", ["headteacher", "office"])
+def test_the_schools_headteacher_and_office_staff_can_use_every_page(client, verified_client, school, batch, role):
+    user = StaffRoleFactory(organisation=school, role=role).user
+    verified_client(client, user)
+    for method, url in urls_for(school, batch):
+        response = getattr(client, method)(url)
+        assert response.status_code in (200, 302), (url, response.status_code)
+    assert client.get(reverse("sending:home")).status_code == 302
+
+
+@pytest.mark.parametrize("who", ["other_school_head", "other_school_office", "association_admin", "superuser_no_role"])
+def test_anyone_else_gets_a_404_on_every_page(client, verified_client, school, association, batch, who):
+    if who == "superuser_no_role":
+        user = UserFactory(is_superuser=True, is_staff=True)
+    elif who == "association_admin":
+        school.association = association
+        school.save()
+        user = StaffRoleFactory(organisation=association, role=StaffRole.Role.ASSOCIATION_ADMIN).user
+    else:
+        role = StaffRole.Role.HEADTEACHER if who == "other_school_head" else StaffRole.Role.OFFICE
+        user = StaffRoleFactory(organisation=SchoolFactory(), role=role).user
+    verified_client(client, user)
+    for method, url in urls_for(school, batch):
+        assert getattr(client, method)(url).status_code == 404, url
+    assert SendBatch.objects.count() == 1 and OutboxMessage.objects.filter(sequence__gt=0).count() == 0
+
+
+def test_pages_need_sign_in_and_the_second_factor(client, school, batch, office):
+    url = reverse("sending:batch", args=[school.slug, batch.pk])
+    response = client.get(url)
+    assert response.status_code == 302 and reverse("staff:login") in response.url
+    client.force_login(office)  # password only: no second factor yet
+    response = client.get(url)
+    assert response.status_code == 302 and "/staff/account/" in response.url
+
+
+def test_office_staff_choose_confirm_and_send(as_office, school, version, everyone, office):
+    send_url = reverse("sending:send", args=[school.slug])
+    form = page_text(as_office.get(send_url))
+    assert "Everyone who has not signed yet" in form and "Year 5" in form and "5B" in form
+
+    confirm = page_text(as_office.post(send_url, {"audience": "all-unsigned"}))
+    assert "Check and send" in confirm
+    assert "Will be e-mailed now</dt><dd class=\"col-sm-8\"><strong>5</strong>" in confirm  # nothing answered yet: 5 with e-mail
+    assert "Nora Noemail" in confirm  # needs a paper form
+    assert not SendBatch.objects.exists()
+
+    response = as_office.post(send_url, {"audience": "all-unsigned", "confirmed": "yes"})
+    batch = SendBatch.objects.get()
+    assert response.status_code == 302 and response.url == reverse("sending:batch", args=[school.slug, batch.pk])
+    assert batch.messages.count() == 5 and batch.created_by == office
+    assert AuditEvent.objects.filter(action="send_invitations", actor=office, school=school).count() == 1
+
+    detail = page_text(as_office.get(response.url))
+    assert "5 invitations queued to send." in detail
+    assert "Waiting to send</th><td>5" in detail
+
+
+def test_choosing_a_year_group_without_saying_which_is_explained(as_office, school, version, everyone):
+    response = as_office.post(reverse("sending:send", args=[school.slug]), {"audience": "year", "year": ""})
+    assert "Choose a year group, or choose a different option above." in page_text(response)
+    assert not SendBatch.objects.exists()
+
+
+def test_one_carer_from_the_families_pages_is_preselected(as_office, school, version, everyone):
+    ann = everyone["ann"]
+    text = page_text(as_office.get(reverse("sending:send", args=[school.slug]) + f"?carer={ann.pk}"))
+    assert f'<option value="{ann.pk}" selected>Able, Ann' in text
+    confirm = page_text(as_office.post(reverse("sending:send", args=[school.slug]), {"audience": "carer", "carer": ann.pk}))
+    assert "One parent or carer: Able, Ann" in confirm
+
+
+def test_the_batch_page_shows_progress_failures_and_refreshes_only_when_asked(as_office, school, batch, answered, now):
+    url = reverse("sending:batch", args=[school.slug, batch.pk])
+    text = page_text(as_office.get(url))
+    assert "Update this page every 5 seconds" in text and 'http-equiv="refresh"' not in text
+    assert 'http-equiv="refresh" content="5"' in page_text(as_office.get(url + "?auto=1"))
+    assert "<script" not in text
+
+    refused = smtplib.SMTPRecipientsRefused({answered["ann"].email: (550, b"Mailbox unavailable")})
+    with failing_after(1, refused):
+        outbox.outbox_send_pending(batch_id=batch.pk)
+    text = page_text(as_office.get(url + "?auto=1"))
+    assert 'http-equiv="refresh"' not in text  # nothing waiting: it stops by itself
+    assert "Sent</th><td>1" in text and "Failed</th><td>1" in text
+    assert "Mailbox unavailable" in text and "Send again" in text
+    assert "Need a paper form" in text and "Nora Noemail" in text
+
+
+def test_send_again_from_the_batch_page(as_office, school, batch, answered, office):
+    with failing_after(0, smtplib.SMTPRecipientsRefused({})):
+        outbox.outbox_send_pending(batch_id=batch.pk)
+    failed = batch.messages.get(carer=answered["ann"])
+    response = as_office.post(reverse("sending:resend", args=[school.slug, failed.pk]))
+    assert response.status_code == 302
+    again = OutboxMessage.objects.get(carer=answered["ann"], sequence=1)
+    assert again.status == "pending" and again.batch == batch
+    assert AuditEvent.objects.filter(action="send_invitations", carer=answered["ann"], actor=office).exists()
+    text = page_text(as_office.get(reverse("sending:batch", args=[school.slug, batch.pk])))
+    assert "Sent again" in text
+
+
+SEND_AGAIN_TO_EVERYONE = "Send again to everyone whose e-mail failed or was interrupted"
+
+
+def test_the_send_again_to_everyone_button_shows_only_when_there_is_something_to_send_again(
+    as_office, school, batch, answered, now
+):
+    url = reverse("sending:batch", args=[school.slug, batch.pk])
+    assert SEND_AGAIN_TO_EVERYONE not in page_text(as_office.get(url))  # waiting, not failed
+
+    with failing_after(0, smtplib.SMTPRecipientsRefused({})):
+        outbox.outbox_send_pending(batch_id=batch.pk)
+    text = page_text(as_office.get(url + "?page=2"))
+    assert f"{SEND_AGAIN_TO_EVERYONE} (2)</button>" in text
+    assert f"action=\"{reverse('sending:batch_resend', args=[school.slug, batch.pk])}\"" in text
+
+    text = page_text(as_office.post(reverse("sending:batch_resend", args=[school.slug, batch.pk]), follow=True))
+    assert "The e-mails to 2 carers will be sent again." in text
+    assert SEND_AGAIN_TO_EVERYONE not in text  # both sent again: nothing left to send again
+    text = page_text(as_office.post(reverse("sending:batch_resend", args=[school.slug, batch.pk]), follow=True))
+    assert "There was nothing to send again." in text  # from a page left open: nothing happens
+
+
+def test_send_again_to_everyone_from_the_batch_page_skips_carers_who_signed_since(
+    as_office, school, version, now, monkeypatch, office, django_capture_on_commit_callbacks
+):
+    batch, parents = failed_and_interrupted(school, 4, now, monkeypatch)
+    batch_url = reverse("sending:batch", args=[school.slug, batch.pk])
+    assert f"{SEND_AGAIN_TO_EVERYONE} (4)</button>" in page_text(as_office.get(batch_url))
+    for carer in parents[:2]:
+        record_signature(carer, version)
+    send_again = reverse("sending:batch_resend", args=[school.slug, batch.pk])
+
+    assert as_office.get(send_again).status_code == 405
+    with django_capture_on_commit_callbacks(execute=True):
+        response = as_office.post(send_again, follow=True)
+
+    assert response.redirect_chain == [(batch_url + "?show=problems", 302)]
+    assert "The e-mails to 2 carers will be sent again. 2 were not: they have signed since." in page_text(response)
+    again = OutboxMessage.objects.filter(batch=batch, sequence=1)
+    assert sorted(again.values_list("carer_id", flat=True)) == sorted(c.pk for c in parents[2:])
+    assert set(again.values_list("status", flat=True)) == {"pending"}
+    for carer in parents[2:]:
+        assert AuditEvent.objects.filter(action="send_invitations", carer=carer, actor=office).count() == 1
+    assert DBTaskResult.objects.filter(task_path="sending.outbox.send_outbox_message").count() == 2
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = as_office.post(send_again, follow=True)  # pressed twice: nothing more
+    assert "Nothing was sent again: they have signed since." in page_text(response)
+    assert OutboxMessage.objects.filter(batch=batch, sequence__gt=0).count() == 2
+    assert DBTaskResult.objects.filter(task_path="sending.outbox.send_outbox_message").count() == 2
+
+
+@pytest.mark.parametrize("role", [StaffRole.Role.HEADTEACHER, StaffRole.Role.OFFICE])
+def test_staff_of_another_school_cannot_send_a_batch_again(
+    client, verified_client, school, version, now, monkeypatch, role
+):
+    batch, parents = failed_and_interrupted(school, 2, now, monkeypatch)
+    verified_client(client, StaffRoleFactory(organisation=SchoolFactory(), role=role).user)
+    response = client.post(reverse("sending:batch_resend", args=[school.slug, batch.pk]))
+    assert response.status_code == 404
+    assert not OutboxMessage.objects.filter(sequence__gt=0).exists()
+
+
+def test_the_batch_list_shows_each_send(as_office, school, batch):
+    text = page_text(as_office.get(reverse("sending:batches", args=[school.slug])))
+    assert "Everyone who has not signed" in text and "2 waiting" in text
+
+
+def test_a_reminder_the_mail_server_failed_to_take_leaves_the_carers_link_working(school, version, answered):
+    ann = answered["ann"]
+    signing_request, token = issued_link(ann, version)
+    batch = SendBatch.objects.create(school=school, version=version, kind="reminder", audience="Reminders")
+    invitations.outbox_queue(batch=batch, kind="reminder-1", recipients=[(ann.pk, ann.email)])
+
+    with failing_after(0, smtplib.SMTPServerDisconnected("Connection unexpectedly closed")):
+        with pytest.raises(outbox.MailServerUnavailable):
+            outbox.outbox_send_pending(batch_id=batch.pk)
+    assert services.link_check(token=token).pk == signing_request.pk  # the link she has still works
+
+    with failing_after(0, smtplib.SMTPRecipientsRefused({ann.email: (550, b"Mailbox full")})):
+        outbox.outbox_send_pending(batch_id=batch.pk)
+    assert batch.messages.get().status == "failed"
+    assert services.link_check(token=token).pk == signing_request.pk
+
+
+def test_a_large_send_is_queued_as_several_tasks_that_share_the_batch_and_email_each_carer_once(
+    school, version, monkeypatch, django_capture_on_commit_callbacks
+):
+    parents = many_parents(school, 30)
+    monkeypatch.setattr(outbox, "SENDER_SHARE", 10)  # one task per 10 e-mails: three workers may share it
+    with django_capture_on_commit_callbacks(execute=True):
+        batch = invitations.invitations_send(school=school, audience="all-unsigned", user=None)
+    tasks = DBTaskResult.objects.filter(task_path="sending.outbox.send_batch")
+    assert [task.args_kwargs["args"] for task in tasks] == [[batch.pk]] * 3
+
+    run_worker()
+
+    assert sorted(addresses_sent()) == sorted(carer.email for carer in parents)
+    assert set(tasks.values_list("status", flat=True)) == {"SUCCESSFUL"}
+    batch.refresh_from_db()
+    assert batch.finished_at is not None
