@@ -12,50 +12,63 @@ import functools
 from collections import Counter
 from dataclasses import dataclass, field
 
-from django.db.models import Case, CharField, Exists, OuterRef, Prefetch, Q, Subquery, Value, When
-from django.db.models.functions import Coalesce
+from django.db import models
+from django.db.models import (
+    Case,
+    CharField,
+    Exists,
+    F,
+    OuterRef,
+    Prefetch,
+    Q,
+    Subquery,
+    Value,
+    When,
+)
 from django.utils import timezone
 
 from codes.models import Code, CodeVersion
-from codes.services import published_versions
+from codes.services import code_for_school, published_versions, version_in_force
 from declarations.models import Declaration, Decline, SigningRequest
 from schools.models import Carer, Organisation, Pupil, PupilCarer
-from schools.selectors import carers_with_responsibility, pupils_on_roll
+from schools.selectors import pupils_on_roll
+
+
+@dataclass(frozen=True)
+class SigningTarget:
+    """What a school's carers are asked to sign on a day: the one selector for it.
+
+    `in_force` is the version in force (rule 1): what a carer reads and signs. `required` is the
+    latest version up to it that required signing (rule 2): a carer who has signed it, or any
+    later version, is up to date. After a minor correction they differ, so the correction asks
+    nobody to sign again."""
+
+    in_force: CodeVersion
+    required: CodeVersion
+
+    def counts(self, prefix: str = "") -> dict:
+        """Lookups for the declarations, declines and requests that count now: any version of
+        the code from `required` on."""
+        return {f"{prefix}version__code_id": self.required.code_id, f"{prefix}version__number__gte": self.required.number}
+
+
+def signing_target(school: Organisation, on: datetime.date | None = None) -> SigningTarget | None:
+    """What the school's carers are asked to sign on `on` (today), or None with no code in force."""
+    code = code_for_school(school)
+    in_force = version_in_force(code, on) if code is not None else None
+    return SigningTarget(in_force, signing_baseline(in_force.code, in_force)) if in_force else None
 
 
 def version_to_sign(school: Organisation, on: datetime.date | None = None) -> CodeVersion | None:
-    """The version a carer at this school signs now: the version in force (rule 1), the text
-    they read. Signing it makes them up to date; so does having signed `version_required`.
-
-    codes.services.version_in_force(code_for_school(school)) in one query, as every signing
-    page asks it: the school's own code if it has one, else its association's."""
-    code = (
-        Code.objects.filter(owner_id__in=[school.pk, school.association_id or school.pk])
-        .order_by(Case(When(owner_id=school.pk, then=Value(0)), default=Value(1)), "pk")
-        .values("pk")[:1]
-    )
-    return (
-        CodeVersion.objects.filter(
-            code=Subquery(code), status=CodeVersion.Status.PUBLISHED, effective_from__lte=on or timezone.localdate()
-        )
-        .select_related("code")
-        .order_by("-effective_from", "-number")
-        .first()
-    )
+    """The version in force at the school (signing_target's `in_force`)."""
+    target = signing_target(school, on)
+    return target.in_force if target else None
 
 
 def version_required(school: Organisation, on: datetime.date | None = None) -> CodeVersion | None:
-    """The latest version in force at this school that required signing (rule 2): a carer who
-    has signed it, or any later version, is up to date. After a minor correction this is the
-    version before it, so the correction asks nobody to sign again."""
-    version = version_to_sign(school, on)
-    return signing_baseline(version.code, version) if version else None
-
-
-def carer_is_up_to_date(carer: Carer, on: datetime.date | None = None) -> bool:
-    """Whether the carer has signed the latest version at their school that required signing."""
-    version = version_to_sign(carer.school, on)
-    return version is not None and current_declaration(carer, version) is not None
+    """The version a carer must have signed, or signed after, to be up to date (signing_target's `required`)."""
+    target = signing_target(school, on)
+    return target.required if target else None
 
 
 def answered_filter(version: CodeVersion, carer: str = "pk") -> Q:
@@ -79,26 +92,16 @@ def revisions_since(signed: CodeVersion, version: CodeVersion) -> list[CodeVersi
 
 
 def signing_baseline(code: Code, in_force: CodeVersion) -> CodeVersion:
-    """The latest version up to the one in force that required signing: signing it, or any
-    later version, makes a carer up to date.
-
-    Kept on the version object once found: a published version's baseline never changes (the
-    versions before it are frozen, and a version published later has a higher number), and the
-    signing page asks for it several times."""
+    """The latest version up to `in_force` that required signing (rule 2): signing it, or any
+    later version, makes a carer up to date."""
     if in_force.requires_signing:
         return in_force
-    cached = getattr(in_force, "_signing_baseline", None)
-    if cached is not None:
-        return cached
-    baseline = (
+    return (
         published_versions(code)
         .filter(requires_signing=True, number__lte=in_force.number)
         .order_by("-number")
         .first()
     ) or in_force
-    if in_force.status == CodeVersion.Status.PUBLISHED:
-        in_force._signing_baseline = baseline
-    return baseline
 
 
 def up_to_date_lookups(code_id, baseline_number) -> dict:
@@ -206,32 +209,65 @@ def previous_declaration(carer: Carer, version: CodeVersion) -> Declaration | No
 
 
 def carers_asked_to_sign(school: Organisation):
-    """Every carer the school asks to sign: those who can sign online, and those who need a
-    paper form because the school has no e-mail address for them (eligible_carers and
-    carers_needing_paper_forms together, without an OR that makes PostgreSQL read every
-    parental-responsibility link in the database)."""
-    return carers_with_responsibility([school])
+    """Every carer the school asks to sign, online or on paper (CarerQuerySet.asked_to_sign)."""
+    return Carer.objects.filter(school=school).asked_to_sign()
 
 
 # The school's status page.
 
 
-class Reason:
-    NO_EMAIL = "no-email"
-    NOT_SENT = "not-sent"
-    FAILED = "failed"
-    SENT = "sent"
-    OPENED = "opened"
-    EXPIRED = "expired"
+class Standing(models.TextChoices):
+    """Where a carer stands with what their school asks them to sign: signed (and how), declined,
+    or outstanding and why. The one definition is with_standing, below."""
 
-    LABELS = {
-        NO_EMAIL: "No e-mail address: needs a paper form",
-        NOT_SENT: "Not sent yet",
-        FAILED: "E-mail could not be sent",
-        SENT: "Sent, not opened",
-        OPENED: "Opened, not signed",
-        EXPIRED: "Link expired",
-    }
+    ONLINE = "online", "Signed online"
+    PAPER = "paper", "Signed on paper"
+    DECLINED = "declined", "Declined"
+    NO_EMAIL = "no-email", "No e-mail address: needs a paper form"
+    NOT_SENT = "not-sent", "Not sent yet"
+    FAILED = "failed", "E-mail could not be sent"
+    SENT = "sent", "Sent, not opened"
+    OPENED = "opened", "Opened, not signed"
+    EXPIRED = "expired", "Link expired"
+
+
+SIGNED = [Standing.ONLINE, Standing.PAPER]
+OUTSTANDING = [Standing.NO_EMAIL, Standing.NOT_SENT, Standing.FAILED, Standing.SENT, Standing.OPENED, Standing.EXPIRED]
+
+
+def with_standing(carers, target: SigningTarget, *, now: datetime.datetime | None = None):
+    """`carers` annotated with `standing` (a Standing value) for what their school asks them to
+    sign: signed (the method of their latest declaration that counts, rule 2), declined, or
+    outstanding: no e-mail address, not sent yet, the e-mail failed, sent, opened, or the link
+    expired (from their latest signing request that counts). Every page, export, figure and
+    reminder that asks where a carer stands asks this."""
+    counts = target.counts()
+    declarations = Declaration.objects.filter(carer=OuterRef("pk"), **counts).order_by("-version__number")
+    requests = SigningRequest.objects.filter(carer=OuterRef("pk"), **counts).order_by("-version__number")
+
+    def latest_request(field):
+        return Subquery(requests.values(field)[:1])
+
+    return carers.annotate(
+        signed_method=Subquery(declarations.values("method")[:1]),
+        has_declined=Exists(Decline.objects.filter(carer=OuterRef("pk"), **counts)),
+        request_sent_at=latest_request("sent_at"),
+        request_failed_at=latest_request("delivery_failed_at"),
+        request_expires_at=latest_request("expires_at"),
+        request_opened_at=latest_request("opened_at"),
+    ).annotate(
+        standing=Case(
+            When(signed_method__isnull=False, then=F("signed_method")),
+            When(has_declined=True, then=Value(Standing.DECLINED)),
+            When(email="", then=Value(Standing.NO_EMAIL)),
+            When(request_sent_at__isnull=True, request_failed_at__isnull=False, then=Value(Standing.FAILED)),
+            When(request_sent_at__isnull=True, then=Value(Standing.NOT_SENT)),
+            When(request_expires_at__lte=now or timezone.now(), then=Value(Standing.EXPIRED)),
+            When(request_opened_at__isnull=False, then=Value(Standing.OPENED)),
+            default=Value(Standing.SENT),
+            output_field=CharField(),
+        )
+    )
 
 
 @dataclass
@@ -246,7 +282,7 @@ class CarerStatus:
 
     @property
     def reason_label(self) -> str:
-        return Reason.LABELS.get(self.reason, "")
+        return Standing(self.reason).label if self.reason else ""
 
 
 @dataclass
@@ -290,7 +326,7 @@ class SchoolStatus:
     @property
     def outstanding_reasons(self) -> list[tuple[str, int]]:
         """(reason in words, how many), for the reasons that apply to anyone."""
-        return [(label, self._counts[key]) for key, label in Reason.LABELS.items() if self._counts[key]]
+        return [(label, self._counts[key]) for key, label in Standing.choices if key in OUTSTANDING and self._counts[key]]
 
 
 def school_status(
@@ -306,7 +342,7 @@ def school_status(
         pupils = pupils.filter(year_group=year_group)
     if reg_group:
         pupils = pupils.filter(reg_group=reg_group)
-    carers = carers_asked_to_sign(school)
+    carers = with_standing(carers_asked_to_sign(school), SigningTarget(version, baseline))
     if year_group or reg_group:
         carers = carers.filter(
             Exists(
@@ -357,42 +393,8 @@ def school_status(
 def _carer_status(carer: Carer, now: datetime.datetime) -> CarerStatus:
     children = [link.pupil for link in carer.responsible_links]
     request = carer.current_requests[0] if carer.current_requests else None
-    if carer.current_declarations:
+    if carer.standing in SIGNED:
         return CarerStatus(carer, children, "signed", declaration=carer.current_declarations[0], request=request)
-    if carer.current_declines:
+    if carer.standing == Standing.DECLINED:
         return CarerStatus(carer, children, "declined", decline=carer.current_declines[0], request=request)
-    if not carer.email:
-        reason = Reason.NO_EMAIL
-    elif request is None or request.sent_at is None:
-        reason = Reason.FAILED if request is not None and request.delivery_failed_at else Reason.NOT_SENT
-    elif request.expires_at is not None and request.expires_at <= now:
-        reason = Reason.EXPIRED
-    elif request.opened_at is not None:
-        reason = Reason.OPENED
-    else:
-        reason = Reason.SENT
-    return CarerStatus(carer, children, "outstanding", request=request, reason=reason)
-
-
-def carer_state(*, code_id, baseline_number, carer: str = "pk", email: str = "email"):
-    """Where a carer stands, as one SQL expression, for counting in the database: the rule of
-    _carer_status above. "online" or "paper" (how they signed their latest declaration that
-    counts), "declined", or outstanding: Reason.NO_EMAIL (needs a paper form) or "outstanding".
-
-    `carer` and `email` name the carer's id and e-mail address on the model queried ("carer_id"
-    and "carer__email" from PupilCarer); code_id and baseline_number as for up_to_date_lookups.
-    """
-    counting = up_to_date_lookups(code_id, baseline_number)
-    method = Subquery(
-        Declaration.objects.filter(carer=OuterRef(carer), **counting).order_by("-version__number").values("method")[:1]
-    )
-    declined = Exists(Decline.objects.filter(carer=OuterRef(carer), **counting))
-    return Coalesce(
-        method,
-        Case(
-            When(declined, then=Value("declined")),
-            When(**{email: ""}, then=Value(Reason.NO_EMAIL)),
-            default=Value("outstanding"),
-        ),
-        output_field=CharField(),
-    )
+    return CarerStatus(carer, children, "outstanding", request=request, reason=carer.standing)

@@ -33,9 +33,8 @@ from django.utils import timezone
 
 from codes.models import Code, CodeVersion
 from declarations.models import Declaration, Decline
-from declarations.selectors import Reason, signing_baseline, up_to_date_lookups
-from schools.models import Organisation, Pupil, PupilCarer
-from schools.selectors import carers_with_responsibility
+from declarations.selectors import Standing, signing_baseline, up_to_date_lookups
+from schools.models import Carer, Organisation, Pupil, PupilCarer
 
 YEAR_GROUP_LABELS = dict(Pupil.YearGroup.choices)
 YEAR_GROUP_ORDER = {value: index for index, value in enumerate(YEAR_GROUP_LABELS)}
@@ -62,7 +61,7 @@ class Figures:
     @classmethod
     def from_states(cls, counts: Counter) -> Figures:
         """From how many carers are in each state of declarations.selectors.carer_state."""
-        no_email = counts[Reason.NO_EMAIL]
+        no_email = counts[Standing.NO_EMAIL]
         return cls(
             asked=sum(counts.values()),
             signed_online=counts[Declaration.Method.ONLINE],
@@ -321,7 +320,7 @@ def answered_sets(counting: Q, *, later_versions: bool = True) -> AnsweredSets:
 def counted_state(groups: list[tuple[Q, AnsweredSets]], *, carer: str = "pk", email: str = "email") -> Case:
     """Where a carer stands, as one SQL expression: the rule of declarations.selectors.carer_state
     ("online" or "paper": how they signed their latest declaration that counts; "declined"; else
-    Reason.NO_EMAIL or "outstanding"). `groups` pairs which carers (a condition on the model
+    Standing.NO_EMAIL or "outstanding"). `groups` pairs which carers (a condition on the model
     queried) with the sets that count for them. `carer` and `email` name the carer and their
     e-mail address on that model ("carer" and "carer__email" from PupilCarer).
     tests/declarations/test_dashboard.py holds the figures to the status page's."""
@@ -334,7 +333,7 @@ def counted_state(groups: list[tuple[Q, AnsweredSets]], *, carer: str = "pk", em
         ]
     return Case(
         *answered,
-        When(**{email: ""}, then=Value(Reason.NO_EMAIL)),
+        When(**{email: ""}, then=Value(Standing.NO_EMAIL)),
         default=Value("outstanding"),
         output_field=CharField(),
     )
@@ -414,7 +413,7 @@ def association_completion(association: Organisation, *, on: datetime.date | Non
             # exactly those it is for: no need to ask each carer's school three times over.
             who = Q(school_id__in=school_ids) if len(schools_with) > 1 else Q()
             groups.append((who, answered_sets(Q(version_id__in=version_ids), later_versions=len(version_ids) > 1)))
-        carers = carers_with_responsibility(list(counted)).annotate(state=counted_state(groups))
+        carers = Carer.objects.filter(school__in=list(counted)).asked_to_sign().annotate(state=counted_state(groups))
         for row in carers.values("school_id", "state").annotate(n=Count("pk")).order_by():
             counts[row["school_id"]][row["state"]] += row["n"]
     return AssociationCompletion(

@@ -214,12 +214,30 @@ class Pupil(models.Model):
         return f"{self.forename} {self.surname}"
 
 
+class CarerQuerySet(models.QuerySet):
+    def asked_to_sign(self):
+        """Carers a school asks to sign, online or on paper (rule 3 of the product): those with
+        parental responsibility for at least one pupil on roll, whose details are not erased.
+        The one definition: every page, export, e-mail and scheduler step starts from it."""
+        responsible = PupilCarer.objects.filter(
+            carer=models.OuterRef("pk"), parental_responsibility=True, pupil__on_roll=True
+        )
+        return self.filter(models.Exists(responsible), erased_at__isnull=True)
+
+    def reachable_by_email(self):
+        return self.exclude(email="")
+
+    def needing_paper_forms(self):
+        """Asked to sign, but the school has no e-mail address for them."""
+        return self.asked_to_sign().filter(email="")
+
+
 class Carer(models.Model):
     """A parent or carer (a "contact" in the MIS) of one or more pupils at one school.
 
     mis_id is the contact's MIS identifier when the export has one; otherwise a key the import
-    derives from the contact's name and email (see schools/imports.py). Whether a carer may sign
-    is derived from their links and email (schools/selectors.py), never stored.
+    derives from the contact's name and email (see schools/imports.py). Whether a carer is asked
+    to sign is derived from their links (CarerQuerySet.asked_to_sign), never stored.
     """
 
     school = models.ForeignKey(
@@ -234,6 +252,8 @@ class Carer(models.Model):
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
     erased_at = models.DateTimeField(null=True, blank=True, help_text="When this carer's personal data was erased.")
+
+    objects = CarerQuerySet.as_manager()
 
     class Meta:
         ordering = ["surname", "forename"]

@@ -1,53 +1,33 @@
-"""Reads about a school's families that the product derives rather than stores.
+"""Reads about a school's families.
 
-A carer may sign online when they have parental responsibility for at least one pupil on roll
-and an email address. A carer with that responsibility but no email needs a paper form. Other
-carers (no parental responsibility, or only for pupils who have left) are kept but not asked.
-Erased carers are never asked.
+Who is asked to sign is one rule, CarerQuerySet.asked_to_sign (schools/models.py): a carer with
+parental responsibility for at least one pupil on roll, not erased. Those with an e-mail address
+are asked online; those without need a paper form. Other carers (no parental responsibility, or
+only for pupils who have left) are kept but not asked.
 """
 
-from django.db.models import Exists, OuterRef
-
-from schools.models import Carer, Pupil, PupilCarer
+from schools.models import Carer, Pupil
 
 
 def pupils_on_roll(school):
     return Pupil.objects.filter(school=school, on_roll=True)
 
 
-def _responsible_for_a_pupil_on_roll():
-    return Exists(
-        PupilCarer.objects.filter(carer=OuterRef("pk"), parental_responsibility=True, pupil__on_roll=True)
-    )
-
-
-def _carers_with_responsibility(school):
-    return carers_with_responsibility([school])
-
-
-def carers_with_responsibility(schools):
-    """Every carer asked to sign at any of `schools` (online or on paper), in one query however
-    many schools: eligible_carers and carers_needing_paper_forms together."""
-    return Carer.objects.filter(_responsible_for_a_pupil_on_roll(), school__in=schools, erased_at__isnull=True)
-
-
 def eligible_carers(school):
-    """Carers who can be asked to sign online."""
-    return _carers_with_responsibility(school).exclude(email="")
+    """Carers the school asks to sign online."""
+    return Carer.objects.filter(school=school).asked_to_sign().reachable_by_email()
 
 
 def carers_needing_paper_forms(school):
-    """Carers who would be asked to sign but have no email address: they need a paper form."""
-    return _carers_with_responsibility(school).filter(email="")
+    """Carers the school asks to sign who have no e-mail address: they need a paper form."""
+    return Carer.objects.filter(school=school).needing_paper_forms()
 
 
 def carers_not_eligible(school):
-    """Carers kept on record but never asked to sign: no parental responsibility for a pupil on
-    roll, or erased."""
-    return Carer.objects.filter(school=school).exclude(_responsible_for_a_pupil_on_roll(), erased_at__isnull=True)
+    """Carers kept on record but never asked to sign."""
+    return Carer.objects.filter(school=school).exclude(pk__in=Carer.objects.filter(school=school).asked_to_sign())
 
 
 def carer_is_eligible(carer: Carer) -> bool:
-    return bool(carer.email) and carer.erased_at is None and carer.pupil_links.filter(
-        parental_responsibility=True, pupil__on_roll=True
-    ).exists()
+    """Whether this one carer is asked to sign online."""
+    return eligible_carers(carer.school_id).filter(pk=carer.pk).exists()

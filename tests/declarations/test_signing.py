@@ -61,7 +61,7 @@ def test_the_page_costs_the_same_few_queries_however_many_children_and_past_vers
 ):
     """Parents open the page all at once in a September evening: its cost must not grow with the
     family or the school's history (bench/signing.py measures it under load)."""
-    with django_assert_num_queries(6):  # session, link, children, version in force, declarations, decline
+    with django_assert_num_queries(7):  # session, link, children, code, version in force, declarations, decline
         assert opened.get("/sign/").status_code == 200
     for n in range(4):
         add_child(carer, forename=f"Child{n}", surname="Smith")
@@ -75,7 +75,7 @@ def test_the_page_costs_the_same_few_queries_however_many_children_and_past_vers
     session = opened.session
     session["signing"] = {"request": newer_link.pk, "link": SigningRequest.objects.get(pk=newer_link.pk).token_hash}
     session.save()
-    with django_assert_num_queries(7):  # and what changed since the version they signed
+    with django_assert_num_queries(8):  # and what changed since the version they signed
         text = page(opened.get("/sign/"))
     assert "You signed version 1" in text and "Child3 Smith" in text
 

@@ -179,7 +179,7 @@ def test_school_figures_agree_with_the_status_page(school, version, families):
         status.total, status.signed, status.signed_online, status.signed_paper,
     )
     assert (figures.declined, figures.outstanding) == (status.declined, status.outstanding)
-    assert figures.no_email == reasons[selectors.Reason.LABELS[selectors.Reason.NO_EMAIL]]
+    assert figures.no_email == reasons[selectors.Standing.NO_EMAIL.label]
 
 
 def test_chart_draws_the_running_total_with_a_title_a_description_and_a_table_of_the_same_figures(staff, school, families):

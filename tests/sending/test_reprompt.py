@@ -12,6 +12,7 @@ from django.core import mail
 
 from codes import services as code_services
 from declarations import selectors
+from schools.models import Carer
 from sending import invitations, scheduler
 from sending.models import OutboxMessage, ScheduledStep, SendBatch
 from tests.declarations.cycle import (
@@ -30,6 +31,12 @@ from tests.factories import CodeFactory, SchoolFactory
 from tests.sending.test_sending import parent, record_decline, record_signature
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("tasks")]
+
+
+def standing(carer):
+    """Where the school's status page says the carer stands today."""
+    target = selectors.signing_target(carer.school)
+    return selectors.with_standing(Carer.objects.filter(pk=carer.pk), target).get().standing
 
 
 def page(response) -> str:
@@ -125,9 +132,9 @@ def test_carers_who_signed_the_old_version_are_asked_again(school, school_code):
     version_1 = school_code.versions.get()
     signer = parent(school)
     record_signature(signer, version_1)
-    assert selectors.carer_is_up_to_date(signer)
+    assert standing(signer) in selectors.SIGNED
     newer = next_version(school_code)
-    assert not selectors.carer_is_up_to_date(signer)
+    assert standing(signer) == selectors.Standing.NOT_SENT  # outstanding again, until invited
     schedule(newer)
     assert invited(newer) == {signer.pk: 1}
 
@@ -152,7 +159,7 @@ def test_a_minor_correction_reprompts_nobody_and_declarations_stay_current(
 
     assert selectors.version_to_sign(school) == correction  # what a carer now reads and signs
     assert selectors.version_required(school) == version_1  # what makes a carer up to date
-    assert selectors.carer_is_up_to_date(signer) and not selectors.carer_is_up_to_date(waiting)
+    assert standing(signer) in selectors.SIGNED and standing(waiting) in selectors.OUTSTANDING
 
     # Staff sending to "everyone who has not signed" leaves the signer and the decliner alone.
     batch = invitations.invitations_send(school=school, audience="all-unsigned", user=headteacher)
