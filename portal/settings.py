@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "schools",
     "codes",
     "declarations",
+    "backups",  # operator tooling: manage.py backup / restore
     "django_tasks_db",
 ]
 

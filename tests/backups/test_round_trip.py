@@ -1,0 +1,145 @@
+"""Back up a deployment with evidence in it, restore it into a new one (another process, its own
+database, files and secrets), and every declaration PDF still verifies there. SQLite here; the
+same on PostgreSQL in test_round_trip_postgres.py."""
+
+import sqlite3
+
+import pytest
+from django.db import connection
+
+from tests.backups.deployment import environment, make_evidence, manage, read_back, tree
+
+pytestmark = [
+    pytest.mark.skipif(connection.vendor != "sqlite", reason="the SQLite round trip; CI's PostgreSQL run has its own"),
+    pytest.mark.django_db(transaction=True),
+]
+
+
+@pytest.fixture
+def evidence(settings, tmp_path):
+    return make_evidence(settings, tmp_path)
+
+
+@pytest.fixture
+def archive(evidence, tmp_path):
+    """A backup of the test's deployment, made by `manage.py backup` in this process."""
+    from django.core.management import call_command
+
+    path = tmp_path / "portal.backup"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PORTAL_BACKUP_PASSPHRASE", "a long enough passphrase for tests")
+        call_command("backup", out=str(path), verbosity=0)
+    return path
+
+
+@pytest.mark.parametrize("migrated_first", [False, True], ids=["new database", "migrated empty database"])
+def test_a_restored_deployment_holds_the_data_and_every_pdf_still_verifies(evidence, archive, tmp_path, migrated_first):
+    target = tmp_path / "target"
+    env = environment(target)
+    if migrated_first:
+        assert manage(env, "migrate", "-v0").returncode == 0
+
+    restored = manage(env, "restore", str(archive))
+
+    assert restored.returncode == 0, restored.stderr
+    assert "Restored:" in restored.stdout
+    held = read_back(env)
+    assert held["schools"] == [evidence.school_name]
+    assert held["carers"] == evidence.carers
+    assert held["declarations"] == evidence.declarations
+    # The seal itself came back, not a new one made by the target.
+    assert held["certificate_fingerprint"] == evidence.certificate_fingerprint
+    assert (target / "secret_key").read_text() == "the-backed-up-secret-key-" + "x" * 40
+    restored_pdf = target / "media" / evidence.pdf_name
+    assert restored_pdf.read_bytes() == evidence.pdf
+    assert (target / "media" / evidence.scan_name).read_bytes() == evidence.scan
+    verified = manage(env, "verify_declaration_pdf", str(restored_pdf))
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert "VALID: an unaltered declaration PDF" in verified.stdout
+
+
+def test_a_restored_deployment_can_be_backed_up_again_and_restored_elsewhere(evidence, archive, tmp_path):
+    first, second = environment(tmp_path / "first"), environment(tmp_path / "second")
+    assert manage(first, "restore", str(archive)).returncode == 0
+    again = tmp_path / "again.backup"
+    assert manage(first, "backup", "--out", str(again)).returncode == 0
+
+    assert manage(second, "restore", str(again)).returncode == 0
+
+    pdf = tmp_path / "second" / "media" / evidence.pdf_name
+    assert manage(second, "verify_declaration_pdf", str(pdf)).returncode == 0
+
+
+def test_a_wrong_passphrase_is_refused_and_changes_nothing(archive, tmp_path):
+    target = tmp_path / "target"
+    env = environment(target, passphrase="not the passphrase it was made with")
+    assert manage(env, "migrate", "-v0").returncode == 0
+    before = tree(target)
+
+    result = manage(env, "restore", str(archive))
+
+    assert result.returncode == 1
+    assert "The passphrase does not open this backup" in result.stderr
+    assert tree(target) == before
+    assert not (target / "media").exists()
+
+
+def test_an_altered_archive_is_refused_and_changes_nothing(archive, tmp_path):
+    data = bytearray(archive.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    altered = tmp_path / "altered.backup"
+    altered.write_bytes(bytes(data))
+    target = tmp_path / "target"
+    env = environment(target)
+    assert manage(env, "migrate", "-v0").returncode == 0
+    before = tree(target)
+
+    result = manage(env, "restore", str(altered))
+
+    assert result.returncode == 1
+    assert "damaged, cut short or has been altered" in result.stderr
+    assert tree(target) == before
+
+
+def test_a_deployment_that_holds_data_is_refused_and_left_as_it_was(archive, tmp_path):
+    target = tmp_path / "target"
+    env = environment(target)
+    assert manage(env, "restore", str(archive)).returncode == 0
+    (target / "media" / "kept.txt").write_text("a file of the target's own")
+    before = tree(target)
+
+    result = manage(env, "restore", str(archive))
+
+    assert result.returncode == 1
+    assert "already holds data" in result.stderr
+    assert tree(target) == before
+
+
+def test_files_already_in_storage_are_refused_even_with_an_empty_database(archive, tmp_path):
+    target = tmp_path / "target"
+    (target / "media").mkdir(parents=True)
+    (target / "media" / "someone-elses.pdf").write_bytes(b"%PDF-1.7 not ours")
+    env = environment(target)
+
+    result = manage(env, "restore", str(archive))
+
+    assert result.returncode == 1
+    assert "already holds files (someone-elses.pdf" in result.stderr
+    assert [path.name for path in (target / "media").iterdir()] == ["someone-elses.pdf"]
+    with sqlite3.connect(target / "portal.sqlite3") as database:
+        assert database.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0] == 0
+
+
+def test_a_different_seal_in_the_target_is_never_replaced(archive, tmp_path):
+    target = tmp_path / "target"
+    env = environment(target)
+    assert manage(env, "migrate", "-v0").returncode == 0
+    made = manage(env, "shell", "--no-imports", "-c", "from declarations.seal import portal_certificate; portal_certificate()")
+    assert made.returncode == 0, made.stderr
+    before = tree(target)
+
+    result = manage(env, "restore", str(archive))
+
+    assert result.returncode == 1
+    assert "already holds a different file" in result.stderr
+    assert tree(target) == before
