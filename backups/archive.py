@@ -71,12 +71,12 @@ def portal_version() -> str:
             return "unknown"
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        while chunk := file.read(COPY_BUFFER):
-            digest.update(chunk)
-    return digest.hexdigest()
+def seal_description(manifest: dict) -> str:
+    """Which seal a backup holds, in words."""
+    secrets = manifest["secrets"]
+    if secrets["signing_cert"]:
+        return "the signing certificate (PORTAL_SIGNING_CERT)"
+    return "the development seal" if secrets["signing_dir"] else "no signing certificate"
 
 
 class HashingReader:
@@ -189,11 +189,19 @@ def unpack(archive: Path, passphrase: str, folder: Path) -> Unpacked:
         raise BackupError(str(error)) from None
     except tarfile.TarError as error:
         raise BackupError(f"This backup's contents cannot be read ({error}): it is damaged.") from None
+    except OSError as error:
+        raise BackupError(
+            f"Cannot unpack the backup into {folder}: {error.strerror}. It needs room for the whole "
+            "backup there (set TMPDIR to a folder with more)."
+        ) from None
     finally:
         raw.close()
     if manifest_bytes is None:
         raise BackupError("This backup has no manifest: it is incomplete.")
-    manifest = json.loads(manifest_bytes)
+    try:
+        manifest = json.loads(manifest_bytes)
+    except ValueError:
+        raise BackupError("This backup's manifest cannot be read: it was not made by this portal.") from None
     listed = {entry["path"]: (entry["size"], entry["sha256"]) for entry in manifest.get("files", [])}
     if listed != hashes:
         differ = sorted(set(listed) ^ set(hashes) | {n for n in set(listed) & set(hashes) if listed[n] != hashes[n]})

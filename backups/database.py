@@ -179,7 +179,7 @@ def _libpq_environment(settings_dict: dict) -> dict[str, str]:
 
 
 def _run(command: list[str], environment: dict[str, str], what: str) -> None:
-    result = subprocess.run(command, env=environment, capture_output=True, text=True)
+    result = subprocess.run(command, env=environment, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         detail = (result.stderr or result.stdout).strip().splitlines()
         raise DatabaseError(f"{what} failed (exit status {result.returncode}): " + " / ".join(detail[-5:]))

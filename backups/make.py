@@ -32,7 +32,8 @@ class Made:
     size: int
 
 
-def make_backup(out: Path, passphrase: str, *, say=lambda message: None) -> Made:
+def make_backup(out: Path, passphrase: str, *, say=lambda message: None, note=lambda message: None) -> Made:
+    """`say` is told of progress, `note` of what the operator should know about this backup."""
     if out.exists():
         raise BackupError(f"{out} already exists: a backup never overwrites a file. Name a new one (e.g. with the date).")
     if not out.parent.is_dir():
@@ -40,13 +41,13 @@ def make_backup(out: Path, passphrase: str, *, say=lambda message: None) -> Made
     vendor = database.vendor()
     storage = files.describe()
     if not storage["local"]:
-        say(
+        note(
             f"Files are kept in {storage['backend']}, not on this machine: they are read through the "
             "storage API, which downloads every one of them."
         )
     secrets, secret_files = keys.collect()
     if not (secrets["signing_cert"] or secrets["signing_dir"]):
-        say("No signing certificate was found to back up (none is configured and none has been made yet).")
+        note("No signing certificate was found to back up (none is configured and none has been made yet).")
     partial = out.with_name(f".{out.name}.partial")
     with tempfile.TemporaryDirectory(prefix="portal-backup-") as work:
         dump = Path(work) / "database"

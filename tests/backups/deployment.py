@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from declarations.pdf import declaration_pdf_issue
 from tests.declarations.evidence import sign_on_paper, sign_online
-from tests.declarations.factories import PDF, family
+from tests.declarations.factories import family
 from tests.factories import CodeFactory, SchoolFactory, StaffRoleFactory, UserFactory, published_version
 
 PASSPHRASE = "a long enough passphrase for tests"
@@ -77,8 +77,8 @@ def make_evidence(settings_fixture, tmp_path: Path) -> Evidence:
     )
 
 
-def environment(var_dir: Path, *, database_url: str | None = None, passphrase: str | None = PASSPHRASE) -> dict:
-    env = {name: value for name, value in os.environ.items() if name not in INHERITED}
+def environment(var_dir: Path, *, database_url: str | None = None, passphrase: str | None = PASSPHRASE, **extra: str) -> dict:
+    env = {name: value for name, value in os.environ.items() if name not in INHERITED} | extra
     env["PORTAL_VAR_DIR"] = str(var_dir)
     if database_url:
         env["DATABASE_URL"] = database_url
@@ -90,7 +90,7 @@ def environment(var_dir: Path, *, database_url: str | None = None, passphrase: s
 def manage(env: dict, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "manage.py", *args],
-        cwd=settings.BASE_DIR, env=env, capture_output=True, text=True, timeout=600,
+        cwd=settings.BASE_DIR, env=env, capture_output=True, text=True, timeout=600, check=False,
     )
 
 

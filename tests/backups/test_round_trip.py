@@ -3,33 +3,17 @@ database, files and secrets), and every declaration PDF still verifies there. SQ
 same on PostgreSQL in test_round_trip_postgres.py."""
 
 import sqlite3
+import stat
 
 import pytest
 from django.db import connection
 
-from tests.backups.deployment import environment, make_evidence, manage, read_back, tree
+from tests.backups.deployment import environment, manage, read_back, tree
 
 pytestmark = [
     pytest.mark.skipif(connection.vendor != "sqlite", reason="the SQLite round trip; CI's PostgreSQL run has its own"),
     pytest.mark.django_db(transaction=True),
 ]
-
-
-@pytest.fixture
-def evidence(settings, tmp_path):
-    return make_evidence(settings, tmp_path)
-
-
-@pytest.fixture
-def archive(evidence, tmp_path):
-    """A backup of the test's deployment, made by `manage.py backup` in this process."""
-    from django.core.management import call_command
-
-    path = tmp_path / "portal.backup"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PORTAL_BACKUP_PASSPHRASE", "a long enough passphrase for tests")
-        call_command("backup", out=str(path), verbosity=0)
-    return path
 
 
 @pytest.mark.parametrize("migrated_first", [False, True], ids=["new database", "migrated empty database"])
@@ -142,4 +126,50 @@ def test_a_different_seal_in_the_target_is_never_replaced(archive, tmp_path):
 
     assert result.returncode == 1
     assert "already holds a different file" in result.stderr
+    assert tree(target) == before
+
+
+@pytest.fixture
+def configured_seal(settings, tmp_path):
+    """A production-style seal: PORTAL_SIGNING_CERT names a PKCS#12 file with a password."""
+    from declarations.seal import self_signed_pkcs12
+
+    path = tmp_path / "source" / "etc" / "seal.p12"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(self_signed_pkcs12(common_name="Halton LA seal", password="the old password"))
+    settings.PORTAL_SIGNING_CERT = str(path)
+    settings.PORTAL_SIGNING_CERT_PASSWORD = "the old password"
+    return path
+
+
+def test_a_configured_seal_is_restored_where_the_target_says_under_its_own_password(configured_seal, evidence, archive, tmp_path):
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    target = tmp_path / "target"
+    seal = tmp_path / "target-etc" / "seal.p12"
+    env = environment(target, PORTAL_SIGNING_CERT=str(seal), PORTAL_SIGNING_CERT_PASSWORD="the new password")
+
+    restored = manage(env, "restore", str(archive))
+
+    assert restored.returncode == 0, restored.stderr
+    assert "under this deployment's PORTAL_SIGNING_CERT_PASSWORD" in restored.stdout
+    assert stat.S_IMODE(seal.stat().st_mode) == 0o600
+    original = pkcs12.load_pkcs12(configured_seal.read_bytes(), b"the old password")
+    rewrapped = pkcs12.load_pkcs12(seal.read_bytes(), b"the new password")
+    assert rewrapped.cert.certificate == original.cert.certificate
+    assert read_back(env)["certificate_fingerprint"] == evidence.certificate_fingerprint
+    pdf = target / "media" / evidence.pdf_name
+    assert manage(env, "verify_declaration_pdf", str(pdf)).returncode == 0
+
+
+def test_a_configured_seal_needs_somewhere_to_go(configured_seal, evidence, archive, tmp_path):
+    target = tmp_path / "target"
+    env = environment(target)
+    assert manage(env, "migrate", "-v0").returncode == 0
+    before = tree(target)
+
+    result = manage(env, "restore", str(archive))
+
+    assert result.returncode == 1
+    assert "Set PORTAL_SIGNING_CERT here to where it should be written" in result.stderr
     assert tree(target) == before

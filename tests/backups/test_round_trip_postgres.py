@@ -7,10 +7,9 @@ from urllib.parse import quote
 
 import psycopg
 import pytest
-from django.core.management import call_command
 from django.db import connection
 
-from tests.backups.deployment import PASSPHRASE, environment, make_evidence, manage, read_back, tree
+from tests.backups.deployment import environment, manage, read_back, tree
 
 pytestmark = [
     pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL (pg_dump and pg_restore)"),
@@ -39,20 +38,6 @@ def new_database():
     yield f"postgres://{credentials}@{server['host']}:{server['port']}/{name}"
     with psycopg.connect(dbname="postgres", autocommit=True, **server) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@pytest.fixture
-def evidence(settings, tmp_path):
-    return make_evidence(settings, tmp_path)
-
-
-@pytest.fixture
-def archive(evidence, tmp_path, monkeypatch):
-    path = tmp_path / "portal.backup"
-    monkeypatch.setenv("PORTAL_BACKUP_PASSPHRASE", PASSPHRASE)
-    call_command("backup", out=str(path), verbosity=0)
-    monkeypatch.delenv("PORTAL_BACKUP_PASSPHRASE")
-    return path
 
 
 def test_a_restored_deployment_holds_the_data_and_every_pdf_still_verifies(evidence, archive, new_database, tmp_path):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from backups.archive import BackupError, passphrase
+from backups.archive import BackupError, passphrase, seal_description
 from backups.make import make_backup
 
 
@@ -28,8 +28,12 @@ class Command(BaseCommand):
             if verbosity >= 2:
                 self.stdout.write(message)
 
+        def note(message):
+            if verbosity >= 1:
+                self.stdout.write(self.style.WARNING(message))
+
         try:
-            made = make_backup(Path(out), passphrase(), say=say)
+            made = make_backup(Path(out), passphrase(), say=say, note=note)
         except BackupError as error:
             raise CommandError(str(error)) from None
         if verbosity < 1:
@@ -37,13 +41,10 @@ class Command(BaseCommand):
         manifest = made.manifest
         stored = [entry for entry in manifest["files"] if entry["path"].startswith("files/")]
         tables = manifest["database"]["tables"]
-        secrets = manifest["secrets"]
-        seal = "the signing certificate (PORTAL_SIGNING_CERT)" if secrets["signing_cert"] else None
-        seal = seal or ("the development seal" if secrets["signing_dir"] else "no signing certificate")
         self.stdout.write(
             f"Database: {manifest['database']['vendor']}, {sum(tables.values()):,} rows in {len(tables)} tables.\n"
             f"Stored files: {len(stored):,} ({megabytes(sum(entry['size'] for entry in stored))}) "
             f"from {manifest['storage']['backend']}.\n"
-            f"Secrets: the secret key and {seal}."
+            f"Secrets: the secret key and {seal_description(manifest)}."
         )
         self.stdout.write(self.style.SUCCESS(f"Backup written to {made.path} ({megabytes(made.size)}), encrypted."))

@@ -15,7 +15,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from backups import keys, restore
-from backups.archive import BackupError, passphrase, unpack
+from backups.archive import BackupError, passphrase, seal_description, unpack
 
 
 class Command(BaseCommand):
@@ -52,7 +52,8 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 f"Restored: {sum(counts.values()):,} rows in {len(counts)} tables, "
-                f"{len(plan.files_to_write) + plan.files_present:,} stored files, and the signing secrets."
+                f"{len(plan.files_to_write) + plan.files_present:,} stored files, and "
+                f"{seal_description(plan.unpacked.manifest)} with the secret key."
             )
         )
         pending = restore.pending_migrations()
@@ -71,6 +72,6 @@ class Command(BaseCommand):
         stored = sum(1 for entry in manifest["files"] if entry["path"].startswith("files/"))
         self.stdout.write(
             f"Backup of {manifest['created_at']} by portal {manifest['portal_version']}: a {database['vendor']} "
-            f"database ({sum(database['tables'].values()):,} rows), {stored:,} stored files, secrets "
-            f"({'signing certificate' if manifest['secrets']['signing_cert'] else 'development seal' if manifest['secrets']['signing_dir'] else 'no signing certificate'}, secret key)."
+            f"database ({sum(database['tables'].values()):,} rows), {stored:,} stored files, "
+            f"{seal_description(manifest)} and the secret key."
         )
