@@ -2,12 +2,13 @@
 
 A backup is one file: the header and chunks of backups/crypto.py around a tar stream of
 
-    database/portal.sqlite3 or database/portal.pgdump   the database (see backups/database.py)
-    files/<name>                                         every file in default storage, by its name there
-    secrets/secrets.json                                 Django's SECRET_KEY and the signing certificate's password
-    secrets/signing-cert.p12                             the file PORTAL_SIGNING_CERT names, if set
-    secrets/signing-dir/<name>                           the files in PORTAL_SIGNING_DIR (the development seal)
-    manifest.json                                        last: versions, database, and every file above with its SHA-256
+    database/portal.sqlite3.gz  the database: SQLite's, gzipped (see backups/database.py)
+     or database/portal.pgdump  or pg_dump's custom format (compressed already)
+    files/<name>                every file in default storage, under its name there
+    secrets/secrets.json        Django's SECRET_KEY and the signing certificate's password
+    secrets/signing-cert.p12    the file PORTAL_SIGNING_CERT names, if set
+    secrets/signing-dir/<name>  the files in PORTAL_SIGNING_DIR (the development seal)
+    manifest.json               last: versions, database, and every file above with its SHA-256
 
 Reading unpacks everything into a folder of the caller's and checks it against the manifest;
 nothing is trusted until the whole stream has been authenticated and every hash matches.
@@ -36,7 +37,7 @@ DATABASE_DIR, FILES_DIR, SECRETS_DIR = "database", "files", "secrets"
 SECRETS_JSON = f"{SECRETS_DIR}/secrets.json"
 SIGNING_CERT = f"{SECRETS_DIR}/signing-cert.p12"
 SIGNING_DIR = f"{SECRETS_DIR}/signing-dir"
-DATABASE_FILES = {"sqlite": f"{DATABASE_DIR}/portal.sqlite3", "postgresql": f"{DATABASE_DIR}/portal.pgdump"}
+DATABASE_FILES = {"sqlite": f"{DATABASE_DIR}/portal.sqlite3.gz", "postgresql": f"{DATABASE_DIR}/portal.pgdump"}
 COPY_BUFFER = 1 << 20
 
 

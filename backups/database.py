@@ -11,6 +11,7 @@ Only through Django's connection and the database's own tools: this module knows
 from __future__ import annotations
 
 import glob
+import gzip
 import os
 import shutil
 import sqlite3
@@ -93,16 +94,19 @@ def unknown_migrations(archived: list[list[str]]) -> list[str]:
 
 
 def dump_sqlite(target: Path, alias: str = DEFAULT_DB_ALIAS) -> dict:
+    """A consistent copy of the live database, gzipped into `target` (a database compresses about
+    five-fold, in a second or two per 100 MB at gzip's fastest level; PDFs would hardly shrink)."""
     connection = connections[alias]
     connection.ensure_connection()
-    destination = sqlite3.connect(target)
+    copy = target.with_name(target.name + ".sqlite3")
+    destination = sqlite3.connect(copy)
     try:
         connection.connection.backup(destination)
         # One self-contained file, whatever journal mode the live database uses.
         destination.execute("PRAGMA journal_mode=DELETE")
     finally:
         destination.close()
-    snapshot = sqlite3.connect(f"file:{target}?mode=ro", uri=True)
+    snapshot = sqlite3.connect(f"file:{copy}?mode=ro", uri=True)
     try:
         names = [row[0] for row in snapshot.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
@@ -116,19 +120,28 @@ def dump_sqlite(target: Path, alias: str = DEFAULT_DB_ALIAS) -> dict:
         snapshot.close()
     if integrity != "ok":
         raise DatabaseError(f"The copy of the SQLite database fails its integrity check: {integrity}.")
+    with open(copy, "rb") as plain, gzip.open(target, "wb", compresslevel=1) as packed:
+        shutil.copyfileobj(plain, packed, 1 << 20)
+    copy.unlink()
     return {"tables": counts, "migrations": migrations}
 
 
 def restore_sqlite(source: Path, alias: str = DEFAULT_DB_ALIAS) -> None:
+    """Copy the archived database (gzipped) over this deployment's, page for page, in one write
+    transaction (the online backup API, the other way round)."""
+    copy = source.with_name(source.name + ".sqlite3")
+    with gzip.open(source, "rb") as packed, open(copy, "wb") as plain:
+        shutil.copyfileobj(packed, plain, 1 << 20)
     connection = connections[alias]
     connection.close()
     connection.ensure_connection()
-    archived = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    archived = sqlite3.connect(f"file:{copy}?mode=ro", uri=True)
     try:
         archived.backup(connection.connection)
     finally:
         archived.close()
         connection.close()
+        copy.unlink()
 
 
 # PostgreSQL
