@@ -22,12 +22,14 @@ from pathlib import Path
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.loader import MigrationLoader
 
+from backups.archive import BackupError
+
 # The tables `migrate` fills by itself. A database holding rows only here is still empty.
 BOOKKEEPING = frozenset({"django_migrations", "django_content_type", "auth_permission"})
 SUPPORTED = ("sqlite", "postgresql")
 
 
-class DatabaseError(Exception):
+class DatabaseError(BackupError):
     """The database cannot be backed up or restored; the message says why and what to do."""
 
 

@@ -52,8 +52,8 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 f"Restored: {sum(counts.values()):,} rows in {len(counts)} tables, "
-                f"{len(plan.files_to_write) + plan.files_present:,} stored files, and "
-                f"{seal_description(plan.unpacked.manifest)} with the secret key."
+                f"{len(plan.files_to_write) + plan.files_present:,} stored files, the secret key and "
+                f"{seal_description(plan.unpacked.manifest)}."
             )
         )
         pending = restore.pending_migrations()
@@ -72,6 +72,6 @@ class Command(BaseCommand):
         stored = sum(1 for entry in manifest["files"] if entry["path"].startswith("files/"))
         self.stdout.write(
             f"Backup of {manifest['created_at']} by portal {manifest['portal_version']}: a {database['vendor']} "
-            f"database ({sum(database['tables'].values()):,} rows), {stored:,} stored files, "
-            f"{seal_description(manifest)} and the secret key."
+            f"database ({sum(database['tables'].values()):,} rows), {stored:,} stored files, the secret "
+            f"key and {seal_description(manifest)}."
         )
