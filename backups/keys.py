@@ -105,6 +105,11 @@ def plan(unpacked: Unpacked) -> SecretsPlan:
                 )
             continue
         result.writes.append((target, data))
+    if not certificate and archived.get("signing_dir") and settings.PORTAL_SIGNING_CERT:
+        result.notes.append(
+            "The backed-up deployment sealed its PDFs with its development seal; this one seals with "
+            "PORTAL_SIGNING_CERT. The PDFs sealed before still verify: their certificate is recorded with them."
+        )
     _plan_secret_key(result, archived["secret_key"])
     return result
 

@@ -52,6 +52,7 @@ def make_backup(out: Path, passphrase: str, *, say=lambda message: None, note=la
     with tempfile.TemporaryDirectory(prefix="portal-backup-") as work:
         dump = Path(work) / "database"
         say(f"Copying the {vendor} database…")
+        created_at = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
         described = (database.dump_sqlite if vendor == "sqlite" else database.dump_postgres)(dump)
         try:
             raw = open(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")
@@ -68,13 +69,17 @@ def make_backup(out: Path, passphrase: str, *, say=lambda message: None, note=la
                 say("Copying stored files…")
                 store = files.storage()
                 for name in files.names(store):
-                    with store.open(name, "rb") as stream:
-                        archive.add_stream(f"{FILES_DIR}/{name}", stream, store.size(name), mtime=_modified(store, name))
+                    try:
+                        stream, size = store.open(name, "rb"), store.size(name)
+                    except FileNotFoundError:
+                        continue  # deleted since it was listed (by the retention job, or an export expiring)
+                    with stream:
+                        archive.add_stream(f"{FILES_DIR}/{name}", stream, size, mtime=_modified(store, name))
                 manifest = {
                     "format": 1,
                     "portal_version": portal_version(),
                     "django_version": django.get_version(),
-                    "created_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+                    "created_at": created_at,  # when the database was copied: what the backup holds
                     "database": {"vendor": vendor, "file": DATABASE_FILES[vendor], **described},
                     "storage": storage,
                     "secrets": {
@@ -87,7 +92,16 @@ def make_backup(out: Path, passphrase: str, *, say=lambda message: None, note=la
         except BaseException:
             partial.unlink(missing_ok=True)
             raise
-    os.replace(partial, out)
+    try:
+        os.link(partial, out)  # unlike a rename, never replaces a file that appeared meanwhile
+    except FileExistsError:
+        raise BackupError(f"{out} appeared while the backup was being made; the backup is left in {partial}.") from None
+    except OSError:  # a filesystem without hard links (some network shares)
+        if out.exists():
+            raise BackupError(f"{out} appeared while the backup was being made; the backup is left in {partial}.") from None
+        os.replace(partial, out)
+    else:
+        partial.unlink()
     return Made(path=out, manifest=manifest, size=out.stat().st_size)
 
 

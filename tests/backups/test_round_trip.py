@@ -173,3 +173,21 @@ def test_a_configured_seal_needs_somewhere_to_go(configured_seal, evidence, arch
     assert result.returncode == 1
     assert "Set PORTAL_SIGNING_CERT here to where it should be written" in result.stderr
     assert tree(target) == before
+
+
+def test_pdfs_sealed_in_development_still_verify_where_a_configured_seal_takes_over(evidence, archive, tmp_path):
+    from declarations.seal import self_signed_pkcs12
+
+    seal = tmp_path / "target-etc" / "seal.p12"
+    seal.parent.mkdir()
+    seal.write_bytes(self_signed_pkcs12(common_name="Halton LA seal"))
+    target = tmp_path / "target"
+    env = environment(target, PORTAL_SIGNING_CERT=str(seal))
+
+    restored = manage(env, "restore", str(archive))
+
+    assert restored.returncode == 0, restored.stderr
+    assert "The PDFs sealed before still verify" in restored.stdout
+    assert read_back(env)["certificate_fingerprint"] != evidence.certificate_fingerprint
+    verified = manage(env, "verify_declaration_pdf", str(target / "media" / evidence.pdf_name))
+    assert verified.returncode == 0, verified.stdout + verified.stderr
