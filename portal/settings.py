@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "evidence",
     "sending",
     "demo",
+    "backups",  # operator tooling: manage.py backup / restore
     "django_tasks_db",
 ]
 
