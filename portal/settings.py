@@ -335,6 +335,9 @@ LOGGING = {
 PORTAL_TRUSTED_PROXIES = env_list("PORTAL_TRUSTED_PROXIES")
 # The cache holds rate-limit counters. Give REDIS_URL when running more than one web process, so
 # the processes share them; without it each process counts on its own (fine for one process).
+# WEB_CONCURRENCY is the number of web processes (gunicorn's workers, portal/gunicorn.conf.py):
+# `check --deploy` refuses more than one without a shared cache (portal/checks.py).
+PORTAL_WEB_PROCESSES = int(env("WEB_CONCURRENCY", "1"))
 if env("REDIS_URL"):
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env("REDIS_URL")}}
 else:
