@@ -322,10 +322,25 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # Django logs the address of every request that fails, and runserver every request: a
+    # signing link's token is written as [token] (portal/log_redaction.py).
+    "filters": {"signing_tokens": {"()": "portal.log_redaction.RedactSigningTokens"}},
+    "formatters": {
+        "server": {"()": "django.utils.log.ServerFormatter", "format": "[{server_time}] {message}", "style": "{"}
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["signing_tokens"]},
+        "server": {"class": "logging.StreamHandler", "formatter": "server", "filters": ["signing_tokens"]},
+    },
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", "INFO")},
-    # WeasyPrint logs every step of every PDF at INFO, and fontTools its font subsetting.
-    "loggers": {"weasyprint.progress": {"level": "WARNING"}, "fontTools": {"level": "WARNING"}},
+    "loggers": {
+        # Django's own handlers for these would write the token: the root's, or ours, instead.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": ["server"], "level": "INFO", "propagate": False},
+        # WeasyPrint logs every step of every PDF at INFO, and fontTools its font subsetting.
+        "weasyprint.progress": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
+    },
 }
 
 # --- Signing: client addresses, cache, rate limits (declarations) ---------------------------
