@@ -11,7 +11,7 @@ from declarations.seal import self_signed_pkcs12
 
 ROOT = Path(__file__).resolve().parent.parent
 
-BASE_PRODUCTION_ENV = {
+PRODUCTION_ENV = {
     "PORTAL_ENV": "production",
     "DJANGO_SECRET_KEY": "x" * 20 + "production-secret-key-for-the-check-" + "y" * 20,
     "DJANGO_ALLOWED_HOSTS": "codes.example.org",
@@ -22,10 +22,11 @@ BASE_PRODUCTION_ENV = {
 
 @pytest.fixture(scope="module")
 def production_env(tmp_path_factory):
-    """What an operator sets in production, with the certificate that seals declaration PDFs."""
+    """What an operator sets in production, with the certificate that seals declaration PDFs
+    (PRODUCTION_ENV alone is enough for anything but `check --deploy`)."""
     certificate = tmp_path_factory.mktemp("seal") / "seal.p12"
     certificate.write_bytes(self_signed_pkcs12(common_name="Check deploy test seal", password="seal-password"))
-    return {**BASE_PRODUCTION_ENV, "PORTAL_SIGNING_CERT": str(certificate), "PORTAL_SIGNING_CERT_PASSWORD": "seal-password"}
+    return {**PRODUCTION_ENV, "PORTAL_SIGNING_CERT": str(certificate), "PORTAL_SIGNING_CERT_PASSWORD": "seal-password"}
 
 
 def run_manage(*args, extra_env=None):
