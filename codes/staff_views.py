@@ -18,6 +18,7 @@ from codes.forms import DraftForm, PublishForm, ReviewForm
 from codes.models import Code, CodeVersion
 from codes.views import version_context
 from schools import permissions
+from schools.mfa import mfa_required
 
 
 class LoginView(auth_views.LoginView):
@@ -150,7 +151,7 @@ def version_preview(request, version_id):
     return render(request, "staff/version_preview.html", context)
 
 
-@login_required
+@mfa_required  # publishing e-mails every carer at every school using the code
 def version_publish(request, version_id):
     version = _version_for(request.user, version_id, manage=True)
     if not version.is_draft:

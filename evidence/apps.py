@@ -6,4 +6,4 @@ class EvidenceConfig(AppConfig):
     verbose_name = "Evidence"
 
     def ready(self):
-        from evidence import receivers  # noqa: F401  (connects the signals it receives)
+        from evidence import checks, receivers  # noqa: F401  (registers its check; connects the signals it receives)

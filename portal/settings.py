@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
     "axes",
+    "portal.apps.PortalConfig",
     # The product's apps, each built on those above it. Receivers of a signal run in this order:
     # a new declaration's PDF (evidence) is queued before its confirmation e-mail (sending).
     "schools",
@@ -97,6 +98,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before WhiteNoise, so that static files carry the Permissions-Policy header too.
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -105,6 +108,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # After sessions, authentication and messages: it signs staff out and says why.
+    "portal.sessions.StaffSessionTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: it turns a lockout flagged during sign-in into the lockout page.
     "axes.middleware.AxesMiddleware",
@@ -281,6 +286,25 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
+# The portal uses no camera, microphone, location, payment or other powerful browser feature:
+# every page (and static file) says so, so nothing embedded or injected can ask for one.
+PERMISSIONS_POLICY = {
+    feature: []
+    for feature in (
+        "accelerometer", "ambient-light-sensor", "autoplay", "bluetooth", "browsing-topics", "camera",
+        "display-capture", "encrypted-media", "fullscreen", "geolocation", "gyroscope", "hid",
+        "idle-detection", "interest-cohort", "local-fonts", "magnetometer", "microphone", "midi",
+        "payment", "picture-in-picture", "publickey-credentials-get", "screen-wake-lock", "serial",
+        "usb", "web-share", "xr-spatial-tracking",
+    )
+}
+# A form refused by CSRF protection gets a page in the portal's style saying what to do next.
+CSRF_FAILURE_VIEW = "portal.views.csrf_failure"
+# Staff sessions (which open pupils' and carers' records) end after this many hours without a
+# request, and this many hours after signing in (portal/sessions.py). Parents' signing sessions
+# have no user and keep Django's session lifetime.
+PORTAL_STAFF_IDLE_HOURS = float(env("PORTAL_STAFF_IDLE_HOURS", "8"))
+PORTAL_STAFF_MAX_HOURS = float(env("PORTAL_STAFF_MAX_HOURS", "24"))
 
 if PRODUCTION:
     SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
@@ -304,10 +328,25 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # Django logs the address of every request that fails, and runserver every request: a
+    # signing link's token is written as [token] (portal/log_redaction.py).
+    "filters": {"signing_tokens": {"()": "portal.log_redaction.RedactSigningTokens"}},
+    "formatters": {
+        "server": {"()": "django.utils.log.ServerFormatter", "format": "[{server_time}] {message}", "style": "{"}
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["signing_tokens"]},
+        "server": {"class": "logging.StreamHandler", "formatter": "server", "filters": ["signing_tokens"]},
+    },
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", "INFO")},
-    # WeasyPrint logs every step of every PDF at INFO, and fontTools its font subsetting.
-    "loggers": {"weasyprint.progress": {"level": "WARNING"}, "fontTools": {"level": "WARNING"}},
+    "loggers": {
+        # Django's own handlers for these would write the token: the root's, or ours, instead.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": ["server"], "level": "INFO", "propagate": False},
+        # WeasyPrint logs every step of every PDF at INFO, and fontTools its font subsetting.
+        "weasyprint.progress": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
+    },
 }
 
 # --- Signing: client addresses, cache, rate limits (declarations) ---------------------------
@@ -316,7 +355,10 @@ LOGGING = {
 # header never is.
 PORTAL_TRUSTED_PROXIES = env_list("PORTAL_TRUSTED_PROXIES")
 # The cache holds rate-limit counters. Give REDIS_URL when running more than one web process, so
-# the processes share them; without it each process counts on its own (fine for one machine).
+# the processes share them; without it each process counts on its own (fine for one process).
+# WEB_CONCURRENCY is the number of web processes (gunicorn's workers, portal/gunicorn.conf.py):
+# `check --deploy` refuses more than one without a shared cache (portal/checks.py).
+PORTAL_WEB_PROCESSES = int(env("WEB_CONCURRENCY", "1"))
 if env("REDIS_URL"):
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env("REDIS_URL")}}
 else:

@@ -3,8 +3,11 @@
 import datetime
 import html
 
+from urllib.parse import quote
+
 import pytest
 import time_machine
+from django.test import Client
 
 from codes.models import CodeVersion
 from schools.models import StaffRole
@@ -19,8 +22,8 @@ def today():
         yield
 
 
-def test_headteacher_drafts_edits_previews_and_publishes(client, school, school_code, headteacher):
-    client.force_login(headteacher)
+def test_headteacher_drafts_edits_previews_and_publishes(client, verified_client, school, school_code, headteacher):
+    verified_client(client, headteacher)
     response = client.post(f"/staff/codes/{school_code.pk}/draft/")
     draft = school_code.versions.get(status="draft")
     assert response.url == f"/staff/versions/{draft.pk}/edit/"
@@ -57,16 +60,16 @@ def test_headteacher_drafts_edits_previews_and_publishes(client, school, school_
     assert "Use the complaints procedure" in public and draft.fingerprint in public
 
 
-def test_publish_form_defaults_review_date_to_one_year_on(client, school_code, headteacher):
-    client.force_login(headteacher)
+def test_publish_form_defaults_review_date_to_one_year_on(client, verified_client, school_code, headteacher):
+    verified_client(client, headteacher)
     client.post(f"/staff/codes/{school_code.pk}/draft/")
     draft = school_code.versions.get(status="draft")
     page = client.get(f"/staff/versions/{draft.pk}/publish/").content.decode()
     assert 'value="2026-11-22"' in page and 'value="2027-11-22"' in page
 
 
-def test_publish_without_saying_whether_to_sign_again_is_refused_plainly(client, school_code, headteacher):
-    client.force_login(headteacher)
+def test_publish_without_saying_whether_to_sign_again_is_refused_plainly(client, verified_client, school_code, headteacher):
+    verified_client(client, headteacher)
     client.post(f"/staff/codes/{school_code.pk}/draft/")
     draft = school_code.versions.get(status="draft")
     response = client.post(f"/staff/versions/{draft.pk}/publish/", {"effective_from": "2026-11-22", "review_due": "2027-11-22"})
@@ -111,18 +114,43 @@ def test_review_due_within_30_days_is_flagged_as_soon(client, school, headteache
     assert "Review due soon" in client.get("/staff/").content.decode()
 
 
-def test_association_admin_publishes_shared_code(client, association):
+def test_association_admin_publishes_shared_code(client, verified_client, association):
     shared = CodeFactory(owner=association)
     published_version(shared)
     admin = StaffRoleFactory(organisation=association, role=StaffRole.Role.ASSOCIATION_ADMIN).user
     member = SchoolFactory(association=association)
-    client.force_login(admin)
+    verified_client(client, admin)
     client.post(f"/staff/codes/{shared.pk}/draft/")
     draft = shared.versions.get(status="draft")
     client.post(f"/staff/versions/{draft.pk}/publish/", {"effective_from": "2026-11-22", "review_due": "2027-11-22", "requires_signing": "no"})
     draft.refresh_from_db()
     assert draft.is_published and draft.requires_signing is False
     assert f"Version {draft.number}" in client.get(f"/schools/{member.slug}/").content.decode()
+
+
+@pytest.mark.parametrize("has_app", [False, True], ids=["no app yet", "app set up"])
+def test_publishing_needs_the_second_factor(client, verified_client, school_code, headteacher, has_app):
+    """Publishing e-mails every carer at every school using the code: like pupils' records, it
+    needs the authenticator app (or a recovery code), not the password alone."""
+    client.force_login(headteacher)
+    client.post(f"/staff/codes/{school_code.pk}/draft/")
+    draft = school_code.versions.get(status="draft")
+    if has_app:
+        verified_client(Client(), headteacher)  # the app exists, but this session has not used it
+    url = f"/staff/versions/{draft.pk}/publish/"
+    step = "/staff/account/verify/" if has_app else "/staff/account/setup/"
+
+    response = client.get(url)
+    assert response.status_code == 302 and response.url == f"{step}?next={quote(url, safe='')}"
+    response = client.post(url, {"effective_from": "2026-11-22", "review_due": "2027-11-22", "requires_signing": "yes"})
+    assert response.status_code == 302 and response.url.startswith(step)
+    draft.refresh_from_db()
+    assert draft.is_draft and school_code.versions.filter(status="published").count() == 1
+
+    verified_client(client, headteacher)
+    client.post(url, {"effective_from": "2026-11-22", "review_due": "2027-11-22", "requires_signing": "yes"})
+    draft.refresh_from_db()
+    assert draft.is_published
 
 
 # --- Every staff view against every role -------------------------------------------------------
@@ -181,9 +209,10 @@ def expected_status(role, view_name, manage):
 
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("view_name,method,url,manage", VIEWS, ids=[v[0] for v in VIEWS])
-def test_every_staff_view_against_every_role(client, world, role, view_name, method, url, manage):
+def test_every_staff_view_against_every_role(client, verified_client, world, role, view_name, method, url, manage):
     if role != "anonymous":
-        client.force_login(world["users"][role])
+        # Publishing needs the second factor (test_publishing_needs_the_second_factor); here, who may.
+        (verified_client if view_name == "publish form" else lambda c, u: c.force_login(u))(client, world["users"][role])
     response = getattr(client, method)(url.format(**world))
     expected = expected_status(role, view_name, manage)
     if expected == "login":
