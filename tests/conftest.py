@@ -151,9 +151,8 @@ def now():
 
 @pytest.fixture(autouse=True)
 def fresh_rate_limits():
-    """Rate-limit counters live in the cache, which outlives a test."""
-    cache.clear()
-    yield
+    """Rate-limit counters live in the cache, which outlives a test: each test starts from none.
+    (Cleared before the test, while the cache is still the suite's own: a test may swap it.)"""
     cache.clear()
 
 

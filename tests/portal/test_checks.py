@@ -4,7 +4,8 @@ rate limits would be counted separately in each web process."""
 import pytest
 
 from evidence.seal import self_signed_pkcs12
-from portal.checks import shared_rate_limits_check, signing_certificate_check
+from evidence.checks import signing_certificate_check
+from portal.checks import shared_rate_limits_check
 
 LOCMEM = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 REDIS = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:6379/0"}}
