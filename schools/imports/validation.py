@@ -3,6 +3,7 @@ pupils, carers and links they describe (rules 1 to 3 of schools/imports/__init__
 
 from __future__ import annotations
 
+from contextlib import closing
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
@@ -17,8 +18,9 @@ from schools.imports.columns import (
     normalise_year,
     year_label,
 )
+from schools.imports.limits import Rows, Unreadable
 from schools.imports.plan import RowError
-from schools.imports.reading import Unreadable, read_table
+from schools.imports.reading import read_rows
 from schools.models import Carer, Pupil, PupilCarer
 
 
@@ -92,19 +94,21 @@ LINK_FIELDS = (("relationship", "relationship"), ("parental_responsibility", "pa
 
 
 def parse(filename: str, data: bytes) -> Parsed:
-    parsed = Parsed()
+    """The file's pupils, carers and links, or every problem with it (and then nothing else)."""
     the_file = f"The file “{filename}”" if filename else "The file"
     try:
-        table = read_table(filename, data)
+        with closing(read_rows(filename, data)) as rows:
+            return _parse_rows(rows, the_file)
     except Unreadable as exc:
-        parsed.file_error = f"{the_file} {exc}"
-        return parsed
+        return Parsed(file_error=f"{the_file} {exc}")  # what was read before it stopped is not shown
 
-    header_index = next((i for i, (_, values) in enumerate(table) if any(values)), None)
-    if header_index is None:
+
+def _parse_rows(rows: Rows, the_file: str) -> Parsed:
+    parsed = Parsed()
+    headers = next((values for _, values in rows if any(values)), None)
+    if headers is None:
         parsed.file_error = f"{the_file} is empty."
         return parsed
-    headers = table[header_index][1]
     positions, missing = find_columns(headers)
     parsed.columns = {name: headers[index] for name, index in positions.items()}
     if missing:
@@ -112,19 +116,19 @@ def parse(filename: str, data: bytes) -> Parsed:
         parsed.file_error = missing_columns_message(missing, headers)
         return parsed
 
-    body = [(line, values) for line, values in table[header_index + 1:] if any(values)]
-    parsed.rows = len(body)
-    if not body:
-        parsed.file_error = f"{the_file} has a header but no rows of pupils and contacts."
-        return parsed
-
     good_rows = []
-    for line, values in body:
+    for line, values in rows:
+        if not any(values):
+            continue
+        parsed.rows += 1
         row = {name: values[i] if i < len(values) else "" for name, i in positions.items()}
         problems = _check_row(row, parsed.columns)
         parsed.errors.extend(RowError(line, problem) for problem in problems)
         if not problems:
             good_rows.append((line, row))
+    if not parsed.rows:
+        parsed.file_error = f"{the_file} has a header but no rows of pupils and contacts."
+        return parsed
     _collect_families(parsed, good_rows)
     parsed.errors.sort(key=lambda error: error.line)
     return parsed

@@ -9,6 +9,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from schools.imports import ImportPlan, ImportRejected, import_preview
+from schools.imports.limits import Limits
 from schools.models import Organisation
 from schools.services import families_import
 
@@ -27,7 +28,9 @@ class Command(BaseCommand):
             known = ", ".join(Organisation.objects.filter(kind=Organisation.Kind.SCHOOL).values_list("slug", flat=True))
             raise CommandError(f"There is no school with the slug “{school_slug}”. Schools: {known or 'none yet'}.")
         try:
-            data = file.read_bytes()
+            with file.open("rb") as stream:
+                # A byte past the limit is all the import needs to refuse a file that is too large.
+                data = stream.read(Limits.from_settings().file_bytes + 1)
         except OSError as exc:
             raise CommandError(f"Cannot read {file}: {exc.strerror}.") from None
 
