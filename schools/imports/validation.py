@@ -3,6 +3,7 @@ pupils, carers and links they describe (rules 1 to 3 of schools/imports/__init__
 
 from __future__ import annotations
 
+import re
 from contextlib import closing
 from dataclasses import dataclass, field
 
@@ -84,6 +85,8 @@ _MAX_LENGTHS = {
     "relationship": PupilCarer._meta.get_field("relationship").max_length,
 }
 _email_validator = EmailValidator()
+# Never part of a name, an identifier or an address; PostgreSQL cannot even store a null.
+CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 # The fields an import compares, with the words a preview uses for them.
 PUPIL_FIELDS = (("forename", "forename"), ("surname", "surname"), ("year_group", "year group"),
@@ -136,7 +139,13 @@ def _parse_rows(rows: Rows, the_file: str) -> Parsed:
 
 def _check_row(row: dict, header: dict[str, str]) -> list[str]:
     """Every problem with one row on its own, in the file's own words; turns values into types."""
-    problems = []
+    problems = [
+        f"{header[name]} contains a control character (such as a line break or a null), which cannot be part of it."
+        for name, value in row.items()
+        if CONTROL_CHARACTER.search(value)
+    ]
+    if problems:  # the other messages would quote the value, control characters and all
+        return problems
     for name in ("pupil_id", "forename", "surname", "contact_forename", "contact_surname"):
         if not row[name]:
             problems.append(f"{header[name]} is blank.")

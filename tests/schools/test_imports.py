@@ -246,6 +246,41 @@ def test_unreadable_files_are_explained(school, data, message):
     assert message in plan.file_error
 
 
+def test_a_file_with_a_utf16_byte_order_mark_that_is_not_utf16_is_refused_not_a_crash(school):
+    data = b"\xff\xfe" + export(pair())  # the mark, then UTF-8: an odd number of bytes for UTF-16
+    assert len(data) % 2 == 1
+
+    plan = preview(school, data)
+
+    assert plan.problems == [(
+        "The file “export.csv” starts with a UTF-16 byte-order mark but is not UTF-16 text. "
+        "Save it from Excel as “CSV UTF-8” or as .xlsx."
+    )]
+
+
+def test_a_utf16_file_as_excel_saves_unicode_text_is_read(school):
+    data = export(pair(surname="Nguyễn", contact_surname="王"), delimiter="\t", encoding="utf-16")
+    assert data.startswith(b"\xff\xfe")
+
+    apply(school, data, "export.txt")
+
+    assert Pupil.objects.get(school=school).surname == "Nguyễn" and Carer.objects.get(school=school).surname == "王"
+
+
+def test_a_csv_with_null_bytes_is_refused(school):
+    assert preview(school, export(pair()).replace(b"Mary", b"Ma\x00ry")).problems == [(
+        "The file “export.csv” contains null characters, which a CSV export never has. "
+        "Save it from Excel as “CSV UTF-8” or as .xlsx."
+    )]
+
+
+def test_a_value_with_a_control_character_is_a_bad_row(school):
+    plan = preview(school, export(pair(), pair(adno="001002", contact_forename="Anne\nMarie"), pair(adno="00\x1b3")))
+
+    reason = "contains a control character (such as a line break or a null), which cannot be part of it."
+    assert [(e.line, e.message) for e in plan.errors] == [(3, f"Contact Forename {reason}"), (4, f"Adno {reason}")]
+
+
 # --- Later exports ----------------------------------------------------------------------------
 
 
