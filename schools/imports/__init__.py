@@ -1,20 +1,22 @@
 """Bringing a school's pupils and contacts in from its information system (MIS) export.
 
-The one import: the web (upload → preview → confirm) and the command line
-(`manage.py import_families`) both come through the staff services in schools/services.py,
-which call these two steps.
+The one import, in two steps. Staff come to it through the import service in
+schools/services.py (families_import and the families_import_* steps of the web pages), which
+checks who may import, keeps the upload between the steps and writes the audit event; the
+command line (`manage.py import_families`) previews with import_preview, then imports through
+the same service.
 
     plan = import_preview(school=school, filename=name, data=data)     # writes nothing
-    # show plan.errors / plan.file_error, or what will be added, changed and marked as left
+    # show plan.problems, or what will be added, changed and marked as left
     result = import_apply(
-        school=school, filename=name, data=data, user=request.user,
+        school=school, filename=name, data=data,
         expected_sha256=plan.file_sha256,                    # refuse if the file is not the one previewed
         expected_changes_sha256=plan.changes_sha256,         # refuse if the outcome would now differ
     )
 
 The file
-    CSV (UTF-8 with or without a byte-order mark, or Windows-1252; comma, semicolon or tab
-    separated) or Excel .xlsx, one row per pupil–contact pair, as SIMS, Arbor, Bromcom,
+    CSV (UTF-8 with or without a byte-order mark, UTF-16 with one, or Windows-1252; comma,
+    semicolon or tab separated) or Excel .xlsx, one row per pupil–contact pair, as SIMS, Arbor, Bromcom,
     ScholarPack and ParentMail export them. The header is the first non-empty row. Columns are
     found by name, never by position, ignoring case, spaces and punctuation, with the synonyms in
     COLUMNS. Values keep their exact spelling (curly or straight apostrophes, hyphens, accents,
@@ -54,8 +56,16 @@ What an import does
     If any row is bad, or a required column is missing, nothing is imported: the plan lists
     every problem with its line number. Re-importing the same file changes nothing.
 
+    A file beyond the limits of limits.py (size, unzipped size, rows, columns, cells, a cell's
+    length) is refused before it is read further, the message naming the limit. Whatever else
+    is wrong with a file (damaged, cut short, another encoding), the answer is a refusal that
+    says what, never an error page.
+
 The package, in the order a file goes through it:
-    reading.py      the file's format, encoding and delimiter, and rows of text
+    staging.py      an upload waiting between preview and confirm (for the import service)
+    limits.py       how much one export may hold (settings), and the refusal of a file
+    reading.py      the file's format, encoding and delimiter, and rows of text, one at a time
+    workbooks.py    an .xlsx checked before it is parsed (zip bombs), then read by openpyxl
     columns.py      the names each information system gives its columns; year groups
     validation.py   every row checked on its own, and the families the rows describe
     planning.py     the families against the database: what would be added, changed, left

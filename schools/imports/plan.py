@@ -4,6 +4,7 @@ refusal raised when nothing is imported."""
 from __future__ import annotations
 
 import datetime
+import enum
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -146,9 +147,18 @@ class ImportResult:
 
 
 class ImportRejected(ValidationError):
-    """Nothing was imported. `plan` is the plan as checked at the time, when there is one."""
+    """Nothing was imported. `reason` says why, for a caller to act on; `messages` say it in
+    words; `plan` is the plan as checked at the time, when there is one."""
 
-    def __init__(self, messages: list[str] | str, plan: ImportPlan | None = None):
+    class Reason(enum.StrEnum):
+        INVALID = "invalid"  # the file cannot be imported: plan.problems says why
+        FILE_CHANGED = "file_changed"  # it is not the file that was previewed
+        FAMILIES_CHANGED = "families_changed"  # the school's families changed since the preview
+        ALREADY_IMPORTED = "already_imported"  # ... and the file now changes nothing: it is in already
+        NOT_WAITING = "not_waiting"  # no upload is waiting to be confirmed (done, cancelled or gone)
+
+    def __init__(self, messages: list[str] | str, plan: ImportPlan | None = None, reason: Reason = Reason.INVALID):
         super().__init__(messages)
         self.plan = plan
+        self.reason = reason
 

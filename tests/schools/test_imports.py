@@ -1,4 +1,4 @@
-"""Importing pupils and contacts from an MIS export (schools/imports.py).
+"""Importing pupils and contacts from an MIS export (schools/imports/).
 
 The real files under files/ are written by files/make_files.py; scenarios with several exports
 over time build their CSVs here with `export(...)`.
@@ -11,14 +11,12 @@ import time
 from pathlib import Path
 
 import pytest
-from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 from openpyxl import Workbook
 
 from schools import selectors
 from schools.imports import ImportRejected, import_apply, import_preview, normalise_year
-from schools.models import Carer, Pupil, PupilCarer, StaffRole
-from tests.factories import StaffRoleFactory
+from schools.models import Carer, Pupil, PupilCarer
 from tests.schools.factories import CarerFactory, PupilCarerFactory, PupilFactory
 
 FILES = Path(__file__).parent / "files"
@@ -536,18 +534,6 @@ def test_confirming_the_previewed_file_applies_exactly_the_preview(school):
 
     assert result.counts == plan.counts
     assert Pupil.objects.count() == 7 and Carer.objects.count() == 8 and PupilCarer.objects.count() == 10
-
-
-def test_staff_of_another_school_cannot_preview_or_import(school, other_school):
-    outsider = StaffRoleFactory(organisation=other_school, role=StaffRole.Role.OFFICE).user
-    office = StaffRoleFactory(organisation=school, role=StaffRole.Role.OFFICE).user
-
-    with pytest.raises(PermissionDenied):
-        import_preview(school=school, filename="x.csv", data=export(pair()), user=outsider)
-    with pytest.raises(PermissionDenied):
-        import_apply(school=school, filename="x.csv", data=export(pair()), user=outsider)
-    import_apply(school=school, filename="x.csv", data=export(pair()), user=office)
-    assert Pupil.objects.filter(school=school).count() == 1
 
 
 def test_existing_records_made_by_hand_are_matched_on_their_mis_ids(school):

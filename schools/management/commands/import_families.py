@@ -1,7 +1,7 @@
 """manage.py import_families SCHOOL_SLUG FILE [--dry-run]: a school's MIS export, from the shell.
 
 Prints what the import will do (or did), every problem with its line number, and exits
-non-zero having imported nothing if any row is bad. The rules are in schools/imports.py.
+non-zero having imported nothing if any row is bad. The rules are in schools/imports/__init__.py.
 """
 
 from pathlib import Path
