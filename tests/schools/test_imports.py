@@ -556,11 +556,12 @@ SURNAMES = ["O'Brien", "O’Brien", "Smith-Jones", "Nguyễn", "王", "Kowalski"
             "Dubois", "Müller", "Öztürk", "MacDonald", "Adeyemi", "Williams", "Hughes", "Khan", "Evans"]
 
 
-def write_large_export(path: Path) -> Path:
-    """2,000 pupils and 3,500 contacts: 1,750 families of two contacts, 250 of them with two children."""
+def write_large_export(path: Path, families: int = 1750) -> Path:
+    """2,000 pupils and 3,500 contacts (4,000 rows): 1,750 families of two contacts, 250 of them
+    with two children. With 2,250 families: 2,500 pupils, 4,500 contacts, 5,000 rows."""
     rng = random.Random(2026)
     rows, adno = [], 100000
-    for family in range(1750):
+    for family in range(families):
         surname = rng.choice(SURNAMES)
         shared_email = family % 5 == 0  # parents who share one address
         contacts = []
