@@ -278,17 +278,17 @@ def import_confirm(request, school_slug):
             request=request,
         )
     except ImportRejected as rejected:
-        Reason = ImportRejected.Reason
-        if rejected.reason == Reason.FAMILIES_CHANGED:  # the upload waits on: show what it would do now
+        reason = rejected.reason
+        if reason == ImportRejected.Reason.FAMILIES_CHANGED:  # the upload waits on: show what it would do now
             messages.error(request, " ".join(rejected.messages))
             return redirect("families:import_preview", school_slug=school.slug)
         _keep_staged(request, school, None)
-        if rejected.reason == Reason.NOT_WAITING:
+        if reason == ImportRejected.Reason.NOT_WAITING:
             messages.info(request, "This import has already been confirmed or cancelled, so nothing more was imported.")
             if request.session.get(_result_key(school)):
                 return redirect("families:import_result", school_slug=school.slug)
             return redirect("families:import_upload", school_slug=school.slug)
-        if rejected.reason == Reason.ALREADY_IMPORTED:  # confirmed twice at once, or imported by someone else
+        if reason == ImportRejected.Reason.ALREADY_IMPORTED:  # confirmed twice at once, or imported by someone else
             messages.info(request, "These changes have already been imported, so nothing more was changed.")
             return redirect("families:pupils", school_slug=school.slug)
         messages.error(request, " ".join(rejected.messages))
