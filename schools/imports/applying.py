@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from schools.imports.plan import ImportPlan, ImportRejected, ImportResult
-from schools.imports.planning import Writes, plan_changes
+from schools.imports.planning import plan_changes
 from schools.imports.validation import parse
 from schools.models import Carer, Organisation, Pupil, PupilCarer
 
@@ -73,7 +73,7 @@ def import_apply(
                 "so this file would now make different changes. Preview it again.",
                 plan=plan, reason=ImportRejected.Reason.FAMILIES_CHANGED,
             )
-        _write(school, plan._writes)
+        _write(school, plan)
     return ImportResult(plan=plan, applied_at=timezone.now())
 
 
@@ -82,9 +82,17 @@ def _chunks(items: list, size: int = BATCH):
         yield items[start:start + size]
 
 
-def _write(school: Organisation, writes: Writes) -> None:
+def _write(school: Organisation, plan: ImportPlan) -> None:
+    writes = plan._writes
     now, today = timezone.now(), timezone.localdate()
-    Pupil.objects.bulk_create(writes.new_pupils, batch_size=BATCH)
+    Pupil.objects.bulk_create(
+        (
+            Pupil(school=school, mis_id=p.mis_id, forename=p.forename, surname=p.surname, year_group=p.year_group,
+                  reg_group=p.reg_group)
+            for p in plan.added_pupils
+        ),
+        batch_size=BATCH,
+    )
     for pupil in writes.changed_pupils:
         pupil.updated = now  # bulk_update does not touch auto_now fields
     Pupil.objects.bulk_update(
@@ -95,7 +103,13 @@ def _write(school: Organisation, writes: Writes) -> None:
     for ids in _chunks(writes.left_pupil_ids):
         Pupil.objects.filter(pk__in=ids).update(on_roll=False, left_on=today, updated=now)
 
-    Carer.objects.bulk_create(writes.new_carers, batch_size=BATCH)
+    Carer.objects.bulk_create(
+        (
+            Carer(school=school, mis_id=c.mis_id, title=c.title, forename=c.forename, surname=c.surname, email=c.email)
+            for c in plan.added_carers
+        ),
+        batch_size=BATCH,
+    )
     for carer in writes.changed_carers:
         carer.updated = now
     Carer.objects.bulk_update(

@@ -16,10 +16,10 @@ from schools.models import Carer, Organisation, Pupil, PupilCarer
 
 @dataclass
 class Writes:
-    new_pupils: list[Pupil]
+    """What an import writes besides the plan's added pupils and carers (made only when written)."""
+
     changed_pupils: list[Pupil]
     left_pupil_ids: list[int]
-    new_carers: list[Carer]
     changed_carers: list[Carer]
     new_links: list[LinkRecord]
     changed_links: list[PupilCarer]
@@ -40,16 +40,12 @@ def plan_changes(school: Organisation, filename: str, sha256: str, parsed: Parse
     carers = {c.mis_id: c for c in Carer.objects.filter(school=school)}
     carers_by_pk = {c.pk: c for c in carers.values()}
     links = {(link.pupil_id, link.carer_id): link for link in PupilCarer.objects.filter(pupil__school=school)}
-    writes = Writes([], [], [], [], [], [], [], [])
+    writes = Writes([], [], [], [], [], [])
 
     # Pupils
     for record in parsed.pupils.values():
         pupil = pupils.get(record.mis_id)
         if pupil is None:
-            writes.new_pupils.append(Pupil(
-                school=school, mis_id=record.mis_id, forename=record.forename, surname=record.surname,
-                year_group=record.year_group, reg_group=record.reg_group,
-            ))
             plan.added_pupils.append(PupilEntry(
                 record.mis_id, record.forename, record.surname, record.year_group, record.reg_group, record.line
             ))
@@ -104,10 +100,6 @@ def plan_changes(school: Organisation, filename: str, sha256: str, parsed: Parse
     for key, record in parsed.carers.items():
         carer = matched.get(key)
         if carer is None:
-            writes.new_carers.append(Carer(
-                school=school, mis_id=key, title=record.title, forename=record.forename,
-                surname=record.surname, email=record.email,
-            ))
             plan.added_carers.append(CarerEntry(
                 key, record.title, record.forename, record.surname, record.email, record.line
             ))
