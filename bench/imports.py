@@ -1,4 +1,5 @@
-"""How long a whole school's MIS export takes to import: 2,000 pupils and 3,500 contacts.
+"""How long a whole school's MIS export takes to import (2,000 pupils and 3,500 contacts), and to
+preview on the web (a 5,000-row export, as CSV and as .xlsx).
 
     .venv/bin/python -m bench.imports --db sqlite
     .venv/bin/python -m bench.imports --db postgres --runs 5
@@ -11,22 +12,40 @@ again under the school's lock, write everything, audit), as the confirm page and
 `manage.py import_families` do. Floor: inserting the same 2,000 pupils, 3,500 carers and 4,000
 links with bulk_create in one transaction (the rows as the plan has them, ready beforehand).
 Each run, of either, is into a new empty school.
+
+import-preview-<format>-<db>: seconds for the preview page of a 5,000-row export (2,500 pupils,
+4,500 contacts; write_large_export with 2,250 families) that office staff have uploaded, for a
+school with no families yet, so every row is an addition to list: the GET of
+/staff/families/<school>/import/preview/ through Django's test client, which reads the upload
+from storage, reads and checks every row within the import's limits, plans, and renders the
+page. Budget: under 3 s, median of the runs. Floor, for comparison only: the same file read by
+the library alone (csv.reader on the decoded text; openpyxl's read-only iter_rows).
 """
 
 from __future__ import annotations
 
+import csv
+import io
+import statistics
 import tempfile
 from pathlib import Path
 
-from bench.common import arguments, figure_from_pairs, paired, record, start, timed
+from bench.common import Check, arguments, figure_from_pairs, paired, record, start, timed
 
 PUPILS, CARERS, LINKS = 2000, 3500, 4000
+PREVIEW_FAMILIES, PREVIEW_ROWS = 2250, 5000
+PREVIEW_BUDGET_S = 3
 
 
 def main():
     options = arguments(__doc__.splitlines()[0]).parse_args()
-    start(options.db, media=False)
+    start(options.db)  # the preview page keeps the upload in (temporary) media storage
+    measure_import(options)
+    for file_format in ("csv", "xlsx"):
+        measure_preview(options, file_format)
 
+
+def measure_import(options):
     from django.db import transaction
 
     from schools.imports import import_preview
@@ -100,6 +119,89 @@ def main():
         notes="The import is the preview (read the CSV, check every row, plan) and the confirmed import (read and plan "
         "again under the school's lock, write, audit), as the confirm page and manage.py import_families do; each run "
         "into a new empty school, like the floor's.",
+    ))
+
+
+def preview_export(file_format: str) -> bytes:
+    """The 5,000-row export, as the CSV write_large_export makes or as a workbook of the same rows
+    (written as Excel writes one, with the sheet's dimensions, which openpyxl's write-only mode
+    leaves out)."""
+    from openpyxl import Workbook
+
+    from tests.schools.test_imports import write_large_export
+
+    with tempfile.TemporaryDirectory() as folder:
+        data = write_large_export(Path(folder) / "export.csv", families=PREVIEW_FAMILIES).read_bytes()
+    if file_format == "csv":
+        return data
+    workbook = Workbook()
+    sheet = workbook.active
+    for row in csv.reader(io.StringIO(data.decode("utf-8-sig"))):
+        sheet.append(row)
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+def measure_preview(options, file_format: str) -> None:
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+    from django.urls import reverse
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+    from openpyxl import load_workbook
+
+    from schools.models import Organisation, StaffRole
+
+    data = preview_export(file_format)
+    school = Organisation.objects.create(kind="school", name=f"Preview School {file_format}",
+                                         slug=f"preview-{file_format}")
+    office = get_user_model().objects.create_user(username=f"office-{file_format}", password="not-used")
+    StaffRole.objects.create(user=office, organisation=school, role="office")
+    device = TOTPDevice.objects.create(user=office, name="Bench authenticator", confirmed=True)
+    client = Client()
+    client.force_login(office)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id  # as django_otp.login leaves it
+    session.save()
+
+    upload = io.BytesIO(data)
+    upload.name = f"whole-school.{file_format}"
+    response = client.post(reverse("families:import_upload", args=[school.slug]), {"file": upload})
+    assert response.status_code == 302, response.status_code
+    preview_url = reverse("families:import_preview", args=[school.slug])
+
+    def measure() -> float:
+        responses = []
+        seconds = timed(lambda: responses.append(client.get(preview_url)))
+        page = responses[0].content.decode()
+        assert responses[0].status_code == 200, responses[0].status_code
+        assert f"Check what {upload.name} will change" in page and f"{PREVIEW_ROWS} rows read" in page, page[:3000]
+        return seconds
+
+    def floor() -> float:
+        if file_format == "csv":
+            return timed(lambda: list(csv.reader(io.StringIO(data.decode("utf-8-sig")))))
+
+        def read_workbook():
+            workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+            list(workbook.active.iter_rows(values_only=True))
+            workbook.close()
+
+        return timed(read_workbook)
+
+    print(f"preview on {options.db}: {PREVIEW_ROWS:,}-row .{file_format}, {len(data) / 1024:,.0f} KiB", flush=True)
+    measured, floors = paired(measure, floor, options.runs)
+    median = statistics.median(measured)
+    record(figure_from_pairs(
+        measured=measured, floors=floors, id=f"import-preview-{file_format}-{options.db}",
+        title=f"Preview page of a 5,000-row export (.{file_format})", db=options.db, unit="s",
+        floor_name=f"the same file read by the library alone ({'csv.reader' if file_format == 'csv' else 'openpyxl read-only'})",
+        budget=f"< {PREVIEW_BUDGET_S} s (ratio for information)", ratio_limit=None, higher_is_better=False,
+        checks=[Check("preview page, median", median, PREVIEW_BUDGET_S, "s")],
+        notes=f"2,500 pupils and 4,500 contacts ({len(data) / 1024:,.0f} KiB), uploaded once by office staff; each "
+        "run is the GET of the preview page (the upload read from storage, every row read and checked, the plan "
+        "made against the school's families, the page rendered), for a school with no families yet.",
     ))
 
 

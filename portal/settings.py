@@ -380,3 +380,15 @@ PORTAL_RATE_LIMITS = {
 PORTAL_SIGNING_CERT = env("PORTAL_SIGNING_CERT", "")
 PORTAL_SIGNING_CERT_PASSWORD = env("PORTAL_SIGNING_CERT_PASSWORD", "")
 PORTAL_SIGNING_DIR = VAR_DIR / "signing"
+
+# --- Families import (schools/imports/) ------------------------------------------------------
+# What one uploaded export may hold. A whole secondary school is about 6,000 rows of a few
+# dozen columns; these leave room for the largest school several times over, and stop a
+# workbook that expands to gigabytes, or a million rows, before it takes the machine.
+PORTAL_IMPORT_MAX_FILE_BYTES = 10 * 1024 * 1024  # the file as uploaded
+PORTAL_IMPORT_MAX_UNCOMPRESSED_BYTES = 100 * 1024 * 1024  # an .xlsx's parts, unzipped, added up
+PORTAL_IMPORT_MAX_WORKBOOK_PARTS = 1000  # files inside an .xlsx (a normal one has a few dozen)
+PORTAL_IMPORT_MAX_ROWS = 20_000  # rows as the spreadsheet numbers them, the header included
+PORTAL_IMPORT_MAX_COLUMNS = 500  # cells in one row
+PORTAL_IMPORT_MAX_CELLS = 1_000_000  # cells in the whole file (each costs time to read)
+PORTAL_IMPORT_MAX_CELL_CHARACTERS = 1_000  # characters in one cell

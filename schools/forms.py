@@ -5,24 +5,27 @@ from pathlib import PurePath
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Submit
 from django import forms
+from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 
 from schools.models import AuditEvent, Pupil
 
-MAX_IMPORT_BYTES = 10 * 1024 * 1024
 IMPORT_EXTENSIONS = {".csv", ".xlsx"}
 
 
 class ImportUploadForm(forms.Form):
     file = forms.FileField(
         label="Export file",
-        help_text="A CSV or Excel (.xlsx) file exported from your information system, up to 10 MB.",
         error_messages={"required": "Choose the file to import.", "empty": "The selected file is empty."},
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,.xlsx,text/csv"}),
     )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["file"].help_text = (
+            "A CSV or Excel (.xlsx) file exported from your information system, "
+            f"up to {filesizeformat(settings.PORTAL_IMPORT_MAX_FILE_BYTES)}."
+        )
         self.helper = FormHelper()
         self.helper.form_tag = False
 
@@ -35,9 +38,10 @@ class ImportUploadForm(forms.Form):
             )
         if extension not in IMPORT_EXTENSIONS:
             raise forms.ValidationError("The selected file must be a CSV or an Excel (.xlsx) file.")
-        if upload.size > MAX_IMPORT_BYTES:
+        limit = settings.PORTAL_IMPORT_MAX_FILE_BYTES
+        if upload.size > limit:
             raise forms.ValidationError(
-                f"The selected file must be smaller than {filesizeformat(MAX_IMPORT_BYTES)} "
+                f"The selected file must be smaller than {filesizeformat(limit)} "
                 f"(it is {filesizeformat(upload.size)})."
             )
         if upload.size == 0:

@@ -162,7 +162,7 @@ class Pupil(models.Model):
     """A child at a school, as the school's information system (MIS) exports them.
 
     Pupils are never deleted: one missing from a full import is marked as left, and comes back
-    on roll if a later import lists them again. The import lives in schools/imports.py.
+    on roll if a later import lists them again. The import lives in schools/imports/.
     """
 
     class YearGroup(models.TextChoices):
@@ -236,7 +236,7 @@ class Carer(models.Model):
     """A parent or carer (a "contact" in the MIS) of one or more pupils at one school.
 
     mis_id is the contact's MIS identifier when the export has one; otherwise a key the import
-    derives from the contact's name and email (see schools/imports.py). Whether a carer is asked
+    derives from the contact's name and email (see schools/imports/). Whether a carer is asked
     to sign is derived from their links (CarerQuerySet.asked_to_sign), never stored.
     """
 

@@ -7,17 +7,32 @@ event are stored together or not at all.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from schools import permissions, selectors
 from schools.audit import audit_record
-from schools.imports import ImportResult, import_apply
+from schools.imports import (
+    ImportPlan,
+    ImportRejected,
+    ImportResult,
+    import_apply,
+    import_preview,
+    staging,
+)
+from schools.imports.staging import StagedUpload
 from schools.models import AuditEvent, Carer, Organisation, PupilCarer
 from schools.signals import families_imported
 
 ERASED_FORENAME = "Erased"
+
+
+def _check_may_import(user, school: Organisation) -> None:
+    if user is not None and not permissions.can_manage_families(user, school):
+        raise PermissionDenied("You can only import families for your own school.")
 
 
 def families_import(
@@ -31,23 +46,23 @@ def families_import(
     source: str = "web",
     request=None,
 ) -> ImportResult:
-    """Import a school's MIS export (schools/imports.py: import_apply) and audit it.
+    """Import a school's MIS export (schools/imports: import_apply) and audit it.
 
     Guarantees what import_apply guarantees (all of the plan or nothing; ImportRejected if the
-    file or the changes are not those previewed), plus: a successful import is recorded in the
-    audit log (file name, SHA-256, rows, counts, source) in the same transaction. `user` None is
-    the system (the command line). Once it has committed, if the school invites new families
-    automatically and the import added pupils, carers or links, the carers of pupils who joined
-    since the school's invitations went out are invited in the background (sending/scheduler.py).
+    file or the changes are not those previewed), plus: PermissionDenied unless the user may
+    manage the school's families; a successful import is recorded in the audit log (file name,
+    SHA-256, rows, counts, source) in the same transaction, here and nowhere else. `user` None
+    is the system (the command line). Once it has committed, if the school invites new
+    families automatically and the import added pupils, carers or links, the carers of pupils
+    who joined since the school's invitations went out are invited in the background
+    (sending/scheduler.py).
     """
-    if user is not None and not permissions.can_manage_families(user, school):
-        raise PermissionDenied("You can only import families for your own school.")
+    _check_may_import(user, school)
     with transaction.atomic():
         result = import_apply(
             school=school,
             filename=filename,
             data=data,
-            user=user,
             expected_sha256=expected_sha256,
             expected_changes_sha256=expected_changes_sha256,
         )
@@ -68,6 +83,92 @@ def families_import(
         )
         families_imported.send(sender=Organisation, school=school, plan=plan)
     return result
+
+
+# The web import waits between its steps: upload → preview → confirm (or cancel). The upload is
+# kept by schools/imports/staging.py; these services stage, preview, import and discard it.
+
+
+def families_import_stage(*, school: Organisation, user, upload, replacing: StagedUpload | None = None) -> StagedUpload:
+    """Keep an uploaded export until it is previewed and confirmed.
+
+    Guarantees: PermissionDenied unless the user may manage the school's families; the upload
+    this user had waiting for the school (`replacing`) is deleted, and so is every upload older
+    than a day. The new one is kept under a random name; nothing is read or imported yet.
+    """
+    _check_may_import(user, school)
+    _discard_own(replacing, school=school, user=user)
+    staging.delete_stale()
+    return staging.stage(school=school, user=user, upload=upload)
+
+
+@dataclass(frozen=True)
+class StagedPreview:
+    plan: ImportPlan | None  # None: no upload was waiting (confirmed, cancelled, or gone)
+    staged: StagedUpload | None  # still waiting, to be confirmed; None once deleted
+
+
+def families_import_preview(*, school: Organisation, user, staged: StagedUpload | None) -> StagedPreview:
+    """What importing the waiting upload would change (schools/imports: import_preview).
+
+    Guarantees: writes nothing to the school's families. An upload that the preview finds
+    cannot be imported is deleted at once; one that can waits on, marked with its SHA-256 so
+    that confirming imports exactly the file previewed. An upload that is not this user's for
+    this school, is over a day old, or has gone, is no upload: plan None.
+    """
+    _check_may_import(user, school)
+    data = staging.read(staged) if staged and staging.is_waiting(staged, school=school, user=user) else None
+    if data is None:
+        _discard_own(staged, school=school, user=user)
+        return StagedPreview(plan=None, staged=None)
+    plan = import_preview(school=school, filename=staged.filename, data=data)
+    if not plan.is_valid:
+        staging.discard(staged)  # nothing can be imported from it, so it is not kept
+        return StagedPreview(plan=plan, staged=None)
+    return StagedPreview(plan=plan, staged=staged.previewed(plan.file_sha256))
+
+
+def families_import_confirm(
+    *, school: Organisation, user, staged: StagedUpload | None, changes_sha256: str, request=None
+) -> ImportResult:
+    """Import the waiting upload as previewed (families_import, audited as from the web).
+
+    Guarantees: what families_import guarantees; ImportRejected with reason NOT_WAITING if no
+    previewed upload of this user's for this school is waiting (it was confirmed or cancelled
+    already). The upload is deleted once imported, and when it is refused for any reason but
+    FAMILIES_CHANGED (the user is shown a new preview of the same upload).
+    """
+    _check_may_import(user, school)
+    waiting = staged and staged.sha256 and staging.is_waiting(staged, school=school, user=user)
+    data = staging.read(staged) if waiting else None
+    if data is None:
+        _discard_own(staged, school=school, user=user)
+        raise ImportRejected(
+            "This import has already been confirmed or cancelled, so nothing more was imported.",
+            reason=ImportRejected.Reason.NOT_WAITING,
+        )
+    try:
+        result = families_import(
+            school=school, filename=staged.filename, data=data, user=user, expected_sha256=staged.sha256,
+            expected_changes_sha256=changes_sha256, source="web", request=request,
+        )
+    except ImportRejected as rejected:
+        if rejected.reason != ImportRejected.Reason.FAMILIES_CHANGED:
+            staging.discard(staged)
+        raise
+    staging.discard(staged)
+    return result
+
+
+def families_import_cancel(*, school: Organisation, user, staged: StagedUpload | None) -> None:
+    """Delete the user's upload waiting for the school, if any. Nothing is imported."""
+    _check_may_import(user, school)
+    _discard_own(staged, school=school, user=user)
+
+
+def _discard_own(staged: StagedUpload | None, *, school: Organisation, user) -> None:
+    if staged is not None and staged.user_id == user.pk and staged.school_id == school.pk:
+        staging.discard(staged)
 
 
 def carer_status(carer: Carer) -> str:

@@ -6,20 +6,15 @@ else every URL is a 404, never a hint that the school, pupil or carer exists. Ea
 access, parses input, calls one service (or reads) and redirects. Every view of a pupil's or
 carer's record is audited.
 
-An upload waits between preview and confirm in the default storage under a random name, tied to
-the user and school in the session, never under the name the user gave it. It is deleted on
-confirm, on cancel, when the preview finds it cannot be imported, and after a day at the latest.
+An import waits between its steps (upload → preview → confirm): the import service keeps the
+upload (schools/imports/staging.py); these views keep only its StagedUpload in the session.
 """
 
 import datetime
 import json
-import re
-import secrets
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Case, F, IntegerField, Prefetch, Q, Value, When
@@ -29,15 +24,19 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from schools import audit, permissions, selectors, services
-from schools.forms import AuditFilterForm, CarerEraseForm, CarerFilterForm, ImportUploadForm, PupilFilterForm
-from schools.imports import ImportRejected, import_preview
+from schools.forms import (
+    AuditFilterForm,
+    CarerEraseForm,
+    CarerFilterForm,
+    ImportUploadForm,
+    PupilFilterForm,
+)
+from schools.imports import ImportRejected
+from schools.imports.staging import StagedUpload
 from schools.mfa import mfa_required
 from schools.models import AuditEvent, Carer, Pupil, PupilCarer
 
 PAGE_SIZE = 50
-UPLOAD_DIR = "family-imports"
-UPLOAD_NAME = re.compile(rf"^{UPLOAD_DIR}/[0-9a-f]{{32}}$")
-UPLOAD_MAX_AGE = datetime.timedelta(hours=24)
 
 # Nursery, Reception, then Year 1 to 13: the order of Pupil.YearGroup, not of the stored text.
 YEAR_ORDER = Case(
@@ -230,51 +229,16 @@ def _result_key(school) -> str:
     return f"families_import_result:{school.pk}"
 
 
-def _pending_upload(request, school) -> dict | None:
-    """The upload this user made for this school and has not confirmed or cancelled, if any."""
-    entry = request.session.get(_session_key(school))
-    if not entry:
-        return None
-    try:
-        fresh = timezone.now() - datetime.datetime.fromisoformat(entry["uploaded_at"]) < UPLOAD_MAX_AGE
-        valid = entry["user_id"] == request.user.pk and UPLOAD_NAME.match(entry["name"]) and fresh
-    except (KeyError, TypeError, ValueError):
-        valid = False
-    if not valid:
-        _discard_upload(request, school)
-        return None
-    return entry
+def _staged(request, school) -> StagedUpload | None:
+    """The upload waiting for this school in this session (the service checks whose it is)."""
+    return StagedUpload.from_session(request.session.get(_session_key(school)))
 
 
-def _read_upload(entry) -> bytes | None:
-    try:
-        with default_storage.open(entry["name"], "rb") as stored:
-            return stored.read()
-    except FileNotFoundError:
-        return None
-
-
-def _discard_upload(request, school) -> None:
-    entry = request.session.pop(_session_key(school), None)
-    name = entry.get("name", "") if isinstance(entry, dict) else ""
-    if UPLOAD_NAME.match(name or ""):
-        default_storage.delete(name)
-
-
-def _delete_stale_uploads() -> None:
-    """Uploads nobody confirmed or cancelled (a closed tab) are personal data: keep them a day at most."""
-    try:
-        _, names = default_storage.listdir(UPLOAD_DIR)
-    except FileNotFoundError:
-        return
-    cutoff = timezone.now() - UPLOAD_MAX_AGE
-    for name in names:
-        path = f"{UPLOAD_DIR}/{name}"
-        try:
-            if UPLOAD_NAME.match(path) and default_storage.get_modified_time(path) < cutoff:
-                default_storage.delete(path)
-        except (OSError, NotImplementedError):
-            continue
+def _keep_staged(request, school, staged: StagedUpload | None) -> None:
+    if staged is None:
+        request.session.pop(_session_key(school), None)
+    else:
+        request.session[_session_key(school)] = staged.to_session()
 
 
 @mfa_required
@@ -282,85 +246,61 @@ def import_upload(request, school_slug):
     school = _school_for(request.user, school_slug)
     form = ImportUploadForm(request.POST, request.FILES) if request.method == "POST" else ImportUploadForm()
     if form.is_bound and form.is_valid():
-        upload = form.cleaned_data["file"]
-        _discard_upload(request, school)
-        _delete_stale_uploads()
-        name = default_storage.save(f"{UPLOAD_DIR}/{secrets.token_hex(16)}", ContentFile(upload.read()))
-        request.session[_session_key(school)] = {
-            "name": name,
-            "filename": upload.name[:200],
-            "user_id": request.user.pk,
-            "uploaded_at": timezone.now().isoformat(),
-        }
+        staged = services.families_import_stage(
+            school=school, user=request.user, upload=form.cleaned_data["file"], replacing=_staged(request, school)
+        )
+        _keep_staged(request, school, staged)
         return redirect("families:import_preview", school_slug=school.slug)
     return render(request, "families/import_upload.html", _page_context(request, school, form=form))
-
-
-def _no_pending_upload(request, school):
-    messages.info(request, "There is no import waiting for you to confirm. Upload a file to start one.")
-    return redirect("families:import_upload", school_slug=school.slug)
 
 
 @mfa_required
 def import_preview_page(request, school_slug):
     school = _school_for(request.user, school_slug)
-    entry = _pending_upload(request, school)
-    data = _read_upload(entry) if entry else None
-    if data is None:
-        _discard_upload(request, school)
-        return _no_pending_upload(request, school)
-    plan = import_preview(school=school, filename=entry["filename"], data=data, user=request.user)
-    if plan.is_valid:
-        # The confirm step checks it is importing exactly this file.
-        request.session[_session_key(school)] = {**entry, "sha256": plan.file_sha256}
-    else:
-        _discard_upload(request, school)  # nothing can be imported from it, so it is not kept
-    return render(request, "families/import_preview.html", _page_context(request, school, plan=plan))
+    preview = services.families_import_preview(school=school, user=request.user, staged=_staged(request, school))
+    _keep_staged(request, school, preview.staged)
+    if preview.plan is None:
+        messages.info(request, "There is no import waiting for you to confirm. Upload a file to start one.")
+        return redirect("families:import_upload", school_slug=school.slug)
+    return render(request, "families/import_preview.html", _page_context(request, school, plan=preview.plan))
 
 
 @mfa_required
 @require_POST
 def import_confirm(request, school_slug):
     school = _school_for(request.user, school_slug)
-    entry = _pending_upload(request, school)
-    data = _read_upload(entry) if entry and entry.get("sha256") else None
-    if data is None:
-        _discard_upload(request, school)
-        messages.info(request, "This import has already been confirmed or cancelled, so nothing more was imported.")
-        if request.session.get(_result_key(school)):
-            return redirect("families:import_result", school_slug=school.slug)
-        return redirect("families:import_upload", school_slug=school.slug)
     try:
-        result = services.families_import(
+        result = services.families_import_confirm(
             school=school,
-            filename=entry["filename"],
-            data=data,
             user=request.user,
-            expected_sha256=entry["sha256"],
-            expected_changes_sha256=request.POST.get("changes_sha256", ""),
+            staged=_staged(request, school),
+            changes_sha256=request.POST.get("changes_sha256", ""),
             request=request,
         )
     except ImportRejected as rejected:
-        plan = rejected.plan
-        if plan is not None and plan.is_valid and not plan.has_changes:
-            # Confirmed twice at once, or someone else imported the same file: it is all in already.
-            _discard_upload(request, school)
-            messages.info(request, "These changes have already been imported, so nothing more was changed.")
-            return redirect("families:pupils", school_slug=school.slug)
-        if plan is not None and plan.is_valid:
+        reason = rejected.reason
+        if reason == ImportRejected.Reason.FAMILIES_CHANGED:  # the upload waits on: show what it would do now
             messages.error(request, " ".join(rejected.messages))
             return redirect("families:import_preview", school_slug=school.slug)
-        _discard_upload(request, school)
+        _keep_staged(request, school, None)
+        if reason == ImportRejected.Reason.NOT_WAITING:
+            messages.info(request, "This import has already been confirmed or cancelled, so nothing more was imported.")
+            if request.session.get(_result_key(school)):
+                return redirect("families:import_result", school_slug=school.slug)
+            return redirect("families:import_upload", school_slug=school.slug)
+        if reason == ImportRejected.Reason.ALREADY_IMPORTED:  # confirmed twice at once, or imported by someone else
+            messages.info(request, "These changes have already been imported, so nothing more was changed.")
+            return redirect("families:pupils", school_slug=school.slug)
         messages.error(request, " ".join(rejected.messages))
         return redirect("families:import_upload", school_slug=school.slug)
-    _discard_upload(request, school)
+    _keep_staged(request, school, None)
     request.session[_result_key(school)] = {
-        "filename": entry["filename"],
+        "filename": result.plan.filename,
         "rows": result.plan.rows,
         "counts": result.counts,
         "applied_at": result.applied_at.isoformat(),
     }
-    messages.success(request, f"{entry['filename']} has been imported.")
+    messages.success(request, f"{result.plan.filename} has been imported.")
     return redirect("families:import_result", school_slug=school.slug)
 
 
@@ -368,7 +308,8 @@ def import_confirm(request, school_slug):
 @require_POST
 def import_cancel(request, school_slug):
     school = _school_for(request.user, school_slug)
-    _discard_upload(request, school)
+    services.families_import_cancel(school=school, user=request.user, staged=_staged(request, school))
+    _keep_staged(request, school, None)
     messages.info(request, "Import cancelled. Nothing was imported and the uploaded file has been deleted.")
     return redirect("families:import_upload", school_slug=school.slug)
 

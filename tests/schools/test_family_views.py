@@ -16,6 +16,7 @@ from openpyxl import Workbook
 from schools import services
 from schools.models import AuditEvent, Carer, Pupil, PupilCarer, StaffRole
 from tests.factories import StaffRoleFactory, UserFactory
+from tests.schools import hostile_files
 from tests.schools.factories import CarerFactory, PupilCarerFactory, PupilFactory
 
 pytestmark = pytest.mark.django_db
@@ -292,6 +293,24 @@ def test_an_upload_over_10_mb_is_refused(as_office, school, media):
     assert response.status_code == 200
     assert "The selected file must be smaller than 10.0 MB" in page_text(response).replace("\xa0", " ")
     assert not stored_uploads(media)
+
+
+@pytest.mark.parametrize(("build", "name", "message"), [
+    (hostile_files.zip_bomb, "bomb.xlsx", "is an Excel workbook that unzips to 1.1 GB, more than the 100.0 MB"),
+    (lambda: b"\xff\xfe" + ONE_FAMILY + b"\n", "utf16.csv", "starts with a UTF-16 byte-order mark but is not UTF-16"),
+], ids=["zip bomb", "UTF-16 byte-order mark on a file that is not UTF-16"])
+def test_a_file_that_cannot_be_read_is_refused_on_the_preview_page_and_nothing_is_imported(
+    as_office, school, media, build, name, message
+):
+    upload(as_office, school, build(), name=name)
+    response = as_office.get(url("import_preview", school))
+
+    assert response.status_code == 200
+    page = page_text(response)
+    assert f"{name} cannot be imported" in page and message in page and 'role="alert"' in page
+    assert "Import these changes" not in page
+    assert not stored_uploads(media)
+    assert not Pupil.objects.exists() and not AuditEvent.objects.exists()
 
 
 def test_an_excel_upload_is_previewed_and_imported(as_office, school):

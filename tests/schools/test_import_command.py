@@ -59,6 +59,17 @@ def test_bad_file_is_refused_even_in_a_dry_run(school):
         run("whitefield-primary", str(FILES / "bad_rows.csv"), "--dry-run")
 
 
+def test_a_file_with_a_utf16_byte_order_mark_that_is_not_utf16_is_refused_in_a_dry_run(school, tmp_path):
+    file = tmp_path / "sims.csv"
+    file.write_bytes(b"\xff\xfe" + (FILES / "sims_windows_1252.csv").read_bytes()[:-1])
+    err = io.StringIO()
+
+    with pytest.raises(CommandError, match="Nothing was imported: 1 problem to fix"):
+        call_command("import_families", "whitefield-primary", str(file), "--dry-run", stderr=err)
+
+    assert "starts with a UTF-16 byte-order mark but is not UTF-16 text" in err.getvalue()
+
+
 def test_missing_column_is_explained(school):
     err = io.StringIO()
     with pytest.raises(CommandError, match="1 problem to fix"):

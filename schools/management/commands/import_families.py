@@ -1,7 +1,7 @@
 """manage.py import_families SCHOOL_SLUG FILE [--dry-run]: a school's MIS export, from the shell.
 
 Prints what the import will do (or did), every problem with its line number, and exits
-non-zero having imported nothing if any row is bad. The rules are in schools/imports.py.
+non-zero having imported nothing if any row is bad. The rules are in schools/imports/__init__.py.
 """
 
 from pathlib import Path
@@ -9,6 +9,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from schools.imports import ImportPlan, ImportRejected, import_preview
+from schools.imports.limits import Limits
 from schools.models import Organisation
 from schools.services import families_import
 
@@ -27,7 +28,9 @@ class Command(BaseCommand):
             known = ", ".join(Organisation.objects.filter(kind=Organisation.Kind.SCHOOL).values_list("slug", flat=True))
             raise CommandError(f"There is no school with the slug “{school_slug}”. Schools: {known or 'none yet'}.")
         try:
-            data = file.read_bytes()
+            with file.open("rb") as stream:
+                # A byte past the limit is all the import needs to refuse a file that is too large.
+                data = stream.read(Limits.from_settings().file_bytes + 1)
         except OSError as exc:
             raise CommandError(f"Cannot read {file}: {exc.strerror}.") from None
 
