@@ -144,11 +144,13 @@ class Runs:
     def portal(self) -> float:
         from django.db import transaction
 
+        from schools.models import StaffRole
         from sending import invitations
 
         self.number += 1
         school, version, carers = school_with_carers(self.number, self.carers)
         staff = _user(f"office{self.number}")
+        StaffRole.objects.create(user=staff, organisation=school, role="office")  # the send checks who may send
         with transaction.atomic():  # as the send view does: the task is enqueued on commit
             batch = invitations.invitations_send(school=school, audience="all-unsigned", user=staff)
         assert batch.summary.to_send == len(carers), batch.summary

@@ -63,7 +63,6 @@ from declarations.selectors import names_in_words
 from demo.accounts import DEMO_AUTHENTICATOR_NAME, DEMO_PASSWORD, DEMO_RECOVERY_CODES, demo_totp_key_hex
 from schools import mfa
 from schools.models import AuditEvent, Carer, Organisation, Pupil, PupilCarer, StaffRole
-from sending.invitations import Audience, audience_describe
 from sending.models import OutboxMessage, ScheduledStep, SendBatch
 
 BATCH_SIZE = 2000
@@ -582,7 +581,7 @@ def _year_of_signing(school: Organisation, families: list[_Family], year: _Year,
             school=school,
             version=version,
             kind=OutboxMessage.Kind.INVITATION,
-            audience=audience_describe(Audience.ALL),
+            audience_kind=SendBatch.AudienceKind.ALL,
             queued_at=year.starts,
             finished_at=year.starts + datetime.timedelta(minutes=20),
         )
@@ -600,7 +599,7 @@ def _year_of_signing(school: Organisation, families: list[_Family], year: _Year,
             school=school,
             action=AuditEvent.Action.SEND_INVITATIONS,
             target=f"version {version.number}",
-            detail={"batch": batch.pk, "version": version.number, "audience": batch.audience},
+            detail={"batch": batch.pk, "version": version.number, "audience": batch.audience_description},
         )
     cadence = school.reminder_cadence
     for carer, family in asked:

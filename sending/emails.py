@@ -1,6 +1,6 @@
 """The e-mails a carer gets: what they say, in plain text and HTML. Rendering only.
 
-Nothing here writes to the database or sends anything (sending/invitations.py does both).
+Nothing here writes to the database or sends anything (sending/outbox.py does both).
 Every e-mail comes from the school: its name on the portal's sending address, Reply-To the
 school's own address when it has one. An invitation is the school's covering letter for that
 version with its placeholders filled, then one link. The token in the link is handed in by the
@@ -13,7 +13,6 @@ quoted-printable): in the demo the saved .log files can be read, and the link cl
 from __future__ import annotations
 
 import datetime
-import functools
 import re
 import textwrap
 from dataclasses import dataclass
@@ -23,14 +22,14 @@ from email.utils import parseaddr
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
-from django.urls import NoReverseMatch, get_urlconf, reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils import dateformat, timezone
 from django.utils.safestring import SafeString, mark_safe
 
 from codes.markup import render_markdown
 from declarations import selectors
 from schools.models import StaffRole
-from sending.models import OutboxMessage
+from sending.models import OutboxMessage, Reminder
 from sending.signals import confirmation_copy
 
 # The signing pages (declarations/views.py, "signing:link") swap this link's token for a session.
@@ -59,7 +58,6 @@ Kind regards,
 """
 
 Kind = OutboxMessage.Kind
-REMINDER_KINDS = {Kind.REMINDER_1: 1, Kind.REMINDER_2: 2, Kind.REMINDER_3: 3}
 
 
 @dataclass(frozen=True)
@@ -82,14 +80,8 @@ def long_date(day: datetime.date | datetime.datetime) -> str:
 
 def school_from_address(school) -> str:
     """The school's name on the portal's own sending address: "Whitefield Primary School" <no-reply@…>."""
-    return _from_address(school.name, settings.DEFAULT_FROM_EMAIL)
-
-
-@functools.lru_cache(maxsize=256)
-def _from_address(name: str, default_from: str) -> str:
-    # Kept per name: a worker sending a school's thousands of e-mails works it out once.
-    _, address = parseaddr(default_from)
-    return str(Address(display_name=name, addr_spec=address or "no-reply@localhost"))
+    _, address = parseaddr(settings.DEFAULT_FROM_EMAIL)
+    return str(Address(display_name=school.name, addr_spec=address or "no-reply@localhost"))
 
 
 def sign_link(token: str, *, changes: bool = False) -> str:
@@ -117,16 +109,11 @@ def what_changed(carer, version) -> dict:
 
 
 def school_page_link(school) -> str:
-    return settings.PORTAL_BASE_URL + _school_page_path(school.slug, get_urlconf() or settings.ROOT_URLCONF)
-
-
-@functools.lru_cache(maxsize=256)
-def _school_page_path(slug: str, urlconf: str) -> str:
-    # Kept per slug (and URLconf): one reverse per school, not per e-mail.
     try:
-        return reverse("public:organisation", args=[slug], urlconf=urlconf)
+        path = reverse("public:organisation", args=[school.slug])
     except NoReverseMatch:  # pragma: no cover - the public pages are always mounted
-        return "/"
+        path = "/"
+    return settings.PORTAL_BASE_URL + path
 
 
 def letter_sender(school) -> tuple[str, str]:
@@ -204,13 +191,6 @@ def _wrap(text: str, width: int, first: str, rest: str) -> str:
     ) or first.rstrip()
 
 
-@functools.lru_cache(maxsize=1024)
-def _wrap_line(line: str) -> str:
-    # The long lines of an e-mail (the footer, "works until …") are the same in every e-mail of
-    # a send: wrapped once each.
-    return _wrap(line, TEXT_WIDTH, "", "")
-
-
 def letter_html(markdown: str) -> SafeString:
     """The letter through the portal's sanitiser, its headings made bold paragraphs (the e-mail
     has one heading of its own)."""
@@ -245,7 +225,7 @@ def covering_letter(*, school, version, today: datetime.date | None = None, send
 def subject_for(kind: str, school) -> str:
     if kind == Kind.INVITATION:
         return f"Please read and sign {school.name}'s social media code of conduct"
-    if kind in REMINDER_KINDS:
+    if kind in Reminder.values:
         return f"Reminder: please read and sign {school.name}'s social media code of conduct"
     if kind == Kind.NEW_LINK:
         return f"Your new link to sign {school.name}'s social media code of conduct"
@@ -262,14 +242,12 @@ def email_for(
     declaration=None,
     letter: Letter | None = None,
     today: datetime.date | None = None,
-    stencils: dict | None = None,
 ) -> EmailMultiAlternatives:
     """The e-mail for one outbox row, addressed to the carer's current address.
 
     Invitations, reminders and new links need the link's `token` and `expires_at`; a
     confirmation needs the `declaration`. `letter` lets a caller sending many invitations fill
-    the covering letter once, and `stencils` (a dict the caller keeps for the run) lets it write
-    the invitations that differ only in their link once, and fill in each link.
+    the covering letter once.
     """
     school, carer, version, kind = message.school, message.carer, message.version, message.kind
     subject = subject_for(kind, school)
@@ -279,7 +257,6 @@ def email_for(
         "carer": carer,
         "version": version,
         "subject": subject,
-        "reminder_number": REMINDER_KINDS.get(kind),
         "contact_number": school.phone.strip(),
         "reply_to_school": bool(school.email),
         "school_page": school_page_link(school),
@@ -302,16 +279,13 @@ def email_for(
             )
             if "previous" in context:
                 context["changes_link"] = sign_link(token, changes=True)
-        elif kind in REMINDER_KINDS:
+        elif kind in Reminder.values:
             context["template"] = "reminder"
         else:
             context["template"] = "new_link"
     template = context["template"]
-    if stencils is not None and kind == Kind.INVITATION and "previous" not in context:
-        text, html = _from_stencil(stencils, context, token)
-    else:
-        text = _tidy_text(render_to_string(f"emails/{template}.txt", context))
-        html = render_to_string(f"emails/{template}.html", context)
+    text = _tidy_text(render_to_string(f"emails/{template}.txt", context))
+    html = render_to_string(f"emails/{template}.html", context)
     email = EmailMultiAlternatives(
         subject=subject,
         body=text,
@@ -325,31 +299,6 @@ def email_for(
         with context["pdf"].file.open("rb") as pdf:
             email.attach(context["pdf_filename"], pdf.read(), "application/pdf")
     return email
-
-
-# As long as a real token (secrets.token_urlsafe(32)), so the text around it is laid out the same.
-STENCIL_TOKEN = "STENCIL" + "0" * 36
-
-
-def _from_stencil(stencils: dict, context: dict, token: str) -> tuple[str, str]:
-    """An invitation's two parts, written once for everything they say (school, letter, version,
-    expiry date) with a stand-in link, then with this carer's link put in. Only for invitations
-    that say nothing of the carer (no "what changed since you signed"): the templates name no
-    carer, and the stand-in is rendered without one, so a template that did would show it."""
-    school = context["school"]
-    key = (
-        context["template"], context["subject"], school.pk, school.name, context["contact_number"],
-        context["reply_to_school"], context["school_page"], context["version"].pk, context["letter"],
-        context["expires_on"],
-    )
-    if key not in stencils:
-        blank = {**context, "carer": None, "link": sign_link(STENCIL_TOKEN)}
-        stencils[key] = (
-            _tidy_text(render_to_string(f"emails/{context['template']}.txt", blank)),
-            render_to_string(f"emails/{context['template']}.html", blank),
-        )
-    text, html = stencils[key]
-    return text.replace(STENCIL_TOKEN, token), html.replace(STENCIL_TOKEN, token)
 
 
 def _copy_context(declaration) -> dict:
@@ -377,7 +326,7 @@ def _tidy_text(text: str) -> str:
         lines = [line.rstrip() for line in paragraph.splitlines()]
         wrapped.append(
             "\n".join(
-                line if len(line) <= TEXT_WIDTH or "://" in line else _wrap_line(line)
+                line if len(line) <= TEXT_WIDTH or "://" in line else _wrap(line, TEXT_WIDTH, "", "")
                 for line in lines
             )
         )

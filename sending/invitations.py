@@ -1,7 +1,9 @@
 """Who staff send to (audiences), what a send would do, queueing a batch, and sending again.
 
 The outbox (sending/outbox.py) does the sending itself; see its docstring for why no carer is
-e-mailed twice for the same purpose.
+e-mailed twice for the same purpose. The services staff use take the acting user, refuse
+(PermissionDenied) anyone who may not manage the school's families, and write their own audit
+event; the portal itself (the scheduler, the command line) acts as user None.
 """
 
 from __future__ import annotations
@@ -11,35 +13,40 @@ from collections import Counter
 from dataclasses import dataclass, field
 from itertools import batched
 
-from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models, transaction
 from django.db.models import Exists, Max, Min, OuterRef, Q
 from django.utils import timezone
 
 from codes.models import CodeVersion
 from codes.services import code_for_school, version_in_force
 from declarations.selectors import answered_filter, signing_baseline, up_to_date_lookups
-from schools import selectors
+from schools import permissions, selectors
 from schools.audit import audit_record
 from schools.models import AuditEvent, Carer, Organisation, Pupil, PupilCarer
-from sending.models import OutboxMessage, SendBatch
-from sending.outbox import (
+from sending.claims import (
     INTERRUPTED_AFTER,
-    enqueue_batch,
-    enqueue_message,
     message_is_interrupted,
     reason_not_to_send,
     superseded,
     with_facts,
 )
+from sending.models import OutboxMessage, SendBatch, audience_description
+from sending.outbox import enqueue_batch, enqueue_message
 
 logger = logging.getLogger(__name__)
 
 Kind = OutboxMessage.Kind
 Status = OutboxMessage.Status
+AudienceKind = SendBatch.AudienceKind
 
 INSERT_BATCH_SIZE = 500
-AUDIT_ACTION = AuditEvent.Action.SEND_INVITATIONS
+
+
+def _check_may_send(user, school) -> None:
+    """Staff send for a school whose families they manage; None is the portal itself."""
+    if user is not None and not permissions.can_manage_families(user, school):
+        raise PermissionDenied
 
 
 # Who to send to.
@@ -49,70 +56,39 @@ AUDIT_ACTION = AuditEvent.Action.SEND_INVITATIONS
 class Audience:
     """Who a send is for: everyone who has not signed, a year group, a registration group, one
     carer, or new families (carers of pupils who joined after the school's first invitations to
-    sign the version; sent automatically after an import, see sending/scheduler.py)."""
+    sign the version; sent automatically after an import, see sending/scheduler.py). `value`
+    names the year group, registration group or carer (their id)."""
 
-    kind: str
+    kind: AudienceKind
     value: str = ""
 
-    ALL = "all-unsigned"
-    YEAR = "year"
-    REG = "reg"
-    CARER = "carer"
-    STARTERS = "starters"
-
-
-_DESCRIPTIONS = {
-    Audience.ALL: "Everyone who has not signed",
-    Audience.YEAR: "Year group: ",
-    Audience.REG: "Registration group: ",
-    Audience.CARER: "One carer: #",
-    Audience.STARTERS: "New families since the invitations went out",
-}
+    @property
+    def description(self) -> str:
+        return audience_description(self.kind, self.value)
 
 
 def audience_parse(audience) -> Audience:
     """"all-unsigned", ("year", "5"), ("reg", "5B") or ("carer", 123) as an Audience."""
     if isinstance(audience, Audience):
         return audience
-    if audience in (Audience.ALL, Audience.STARTERS):
-        return Audience(audience)
+    if audience in (AudienceKind.ALL, AudienceKind.STARTERS):
+        return Audience(AudienceKind(audience))
     if isinstance(audience, (tuple, list)) and len(audience) == 2:
         kind, value = audience[0], str(audience[1]).strip()
-        if kind in (Audience.YEAR, Audience.REG) and value:
-            return Audience(kind, value)
-        if kind == Audience.CARER and value.isdigit():
-            return Audience(kind, value)
+        if kind in (AudienceKind.YEAR, AudienceKind.REG) and value:
+            return Audience(AudienceKind(kind), value)
+        if kind == AudienceKind.CARER and value.isdigit():
+            return Audience(AudienceKind(kind), value)
     raise ValidationError(f"Not an audience to send to: {audience!r}.")
-
-
-def audience_describe(audience: Audience) -> str:
-    """The audience in words, as SendBatch.audience keeps it (no names: it outlives erasure)."""
-    audience = audience_parse(audience)
-    return _DESCRIPTIONS[audience.kind] + audience.value
-
-
-def audience_from_description(text: str) -> Audience | None:
-    """The Audience a SendBatch.audience was written from, or None (e.g. a scheduler's batch)."""
-    for kind in (Audience.ALL, Audience.STARTERS):
-        if text == _DESCRIPTIONS[kind]:
-            return Audience(kind)
-    for kind in (Audience.YEAR, Audience.REG, Audience.CARER):
-        prefix = _DESCRIPTIONS[kind]
-        if text.startswith(prefix) and text[len(prefix):]:
-            try:
-                return audience_parse((kind, text[len(prefix):]))
-            except ValidationError:
-                return None
-    return None
 
 
 def _responsible_in_audience(school, audience: Audience):
     links = PupilCarer.objects.filter(
         carer=OuterRef("pk"), parental_responsibility=True, pupil__on_roll=True, pupil__school=school
     )
-    if audience.kind == Audience.YEAR:
+    if audience.kind == AudienceKind.YEAR:
         links = links.filter(pupil__year_group=audience.value)
-    elif audience.kind == Audience.REG:
+    elif audience.kind == AudienceKind.REG:
         links = links.filter(pupil__reg_group=audience.value)
     return Exists(links)
 
@@ -120,9 +96,9 @@ def _responsible_in_audience(school, audience: Audience):
 def _in_audience(carers, school, audience: Audience, version):
     # Signed or declined `version`, or the version before a minor correction: up to date (rule 2).
     carers = carers.filter(_responsible_in_audience(school, audience)).exclude(answered_filter(version))
-    if audience.kind == Audience.CARER:
+    if audience.kind == AudienceKind.CARER:
         carers = carers.filter(pk=int(audience.value))
-    elif audience.kind == Audience.STARTERS:
+    elif audience.kind == AudienceKind.STARTERS:
         carers = carers.filter(_starter(school, version))
     return carers
 
@@ -251,7 +227,11 @@ def invitations_send(
     sending task is enqueued only once they have (with enqueue=False the caller sends, e.g.
     `send_invitations --wait`). The batch returned carries `.summary`, a SendSummary, whose
     `needs_paper_form` lists the carers in the audience with no e-mail address.
+
+    Refused with PermissionDenied unless `user` (None: the portal itself) may manage the school's
+    families.
     """
+    _check_may_send(user, school)
     audience = audience_parse(audience)
     if not school.is_school:
         raise ValidationError("Invitations are sent by a school.")
@@ -261,8 +241,9 @@ def invitations_send(
         batch = SendBatch.objects.create(
             school=school,
             version=version,
-            kind=Kind.INVITATION,
-            audience=audience_describe(audience),
+            kind=SendBatch.Kind.INVITATIONS,
+            audience_kind=audience.kind,
+            audience_value=audience.value,
             created_by=actor,
             queued_at=timezone.now(),
         )
@@ -278,18 +259,18 @@ def invitations_send(
         audit_record(
             actor=actor,
             school=school,
-            action=AUDIT_ACTION,
+            action=AuditEvent.Action.SEND_INVITATIONS,
             detail={
                 "batch": batch.pk,
                 "version": version.number,
-                "audience": audience_describe(audience),
+                "audience": audience.description,
                 "queued": queued,
                 "already_invited": summary.already_invited,
                 "needs_paper_form": len(paper),
             },
             request=request,
             carer=Carer.objects.filter(pk=int(audience.value), school=school).first()
-            if audience.kind == Audience.CARER
+            if audience.kind == AudienceKind.CARER
             else None,
         )
         if enqueue and queued:
@@ -298,37 +279,68 @@ def invitations_send(
     return batch
 
 
-def batch_resume(*, batch: SendBatch) -> None:
-    """Ask a worker to send the batch's waiting e-mails (harmless if one already is: claims)."""
-    SendBatch.objects.filter(pk=batch.pk).update(finished_at=None)
-    transaction.on_commit(lambda: enqueue_batch(batch.pk))
-
+def batch_resume(*, batch: SendBatch, user, request=None) -> None:
+    """Ask a worker again to send the batch's waiting e-mails, for staff who see them not going
+    (harmless if a worker already is: each row is claimed once). Refused with PermissionDenied
+    unless `user` may manage the school's families; recorded in the audit log."""
+    _check_may_send(user, batch.school)
+    with transaction.atomic():
+        SendBatch.objects.filter(pk=batch.pk).update(finished_at=None)
+        audit_record(
+            actor=user,
+            school=batch.school,
+            action=AuditEvent.Action.SEND_INVITATIONS,
+            detail={
+                "batch": batch.pk,
+                "version": batch.version.number,
+                "resumed": batch.messages.filter(status=Status.PENDING).count(),
+            },
+            request=request,
+        )
+        transaction.on_commit(lambda: enqueue_batch(batch.pk))
 
 
 # Sending again.
 
 
+class ResendRefusal(models.TextChoices):
+    """Why an e-mail cannot be sent again, besides the reasons it would not be sent at all
+    (OutboxMessage.SkipReason)."""
+
+    NOT_FAILED = "not-failed", "Only an e-mail that failed, or was interrupted while sending, can be sent again."
+    ALREADY_SENT_AGAIN = "sent-again", "This e-mail has already been sent again."
+
+
+class ResendRefused(ValidationError):
+    """outbox_message_resend's refusal: `reason` is a ResendRefusal or an OutboxMessage.SkipReason."""
+
+    def __init__(self, reason):
+        super().__init__(reason.label, code=reason.value)
+        self.reason = reason
+
 
 def outbox_message_resend(*, message: OutboxMessage, user, request=None) -> OutboxMessage:
     """Send a failed or interrupted e-mail again, as a new outbox row with the next sequence.
 
-    Refused (ValidationError) for an e-mail that was sent, is still going, was sent again
-    already, or should no longer go (the carer signed, declined, left or has no address). The
-    new row, the audit event and the sending task (enqueued on commit) go together.
+    Refused (ResendRefused, with its reason) for an e-mail that was sent, is still going, was
+    sent again already, or should no longer go (the carer signed, declined, left or has no
+    address); PermissionDenied unless `user` may manage the school's families. The new row, the
+    audit event and the sending task (enqueued on commit) go together.
     """
+    _check_may_send(user, message.school)
     with transaction.atomic():
         locked = OutboxMessage.objects.select_for_update().get(pk=message.pk)
         if not (locked.status == Status.FAILED or message_is_interrupted(locked)):
-            raise ValidationError("Only an e-mail that failed, or was interrupted while sending, can be sent again.")
+            raise ResendRefused(ResendRefusal.NOT_FAILED)
         same_purpose = OutboxMessage.objects.filter(
             carer_id=locked.carer_id, version_id=locked.version_id, kind=locked.kind
         )
         if same_purpose.filter(sequence__gt=locked.sequence).exists():
-            raise ValidationError("This e-mail has already been sent again.")
+            raise ResendRefused(ResendRefusal.ALREADY_SENT_AGAIN)
         facts = with_facts(OutboxMessage.objects.filter(pk=locked.pk)).get()
         reason = reason_not_to_send(facts)
         if reason:
-            raise ValidationError(reason)
+            raise ResendRefused(reason)
         sequence = same_purpose.aggregate(n=Max("sequence"))["n"] + 1
         again = OutboxMessage.objects.create(
             school_id=locked.school_id,
@@ -344,7 +356,7 @@ def outbox_message_resend(*, message: OutboxMessage, user, request=None) -> Outb
         audit_record(
             actor=user,
             school=facts.school,
-            action=AUDIT_ACTION,
+            action=AuditEvent.Action.SEND_INVITATIONS,
             detail={
                 "batch": locked.batch_id,
                 "version": facts.version.number,
@@ -365,9 +377,11 @@ def batch_resend_problems(*, batch: SendBatch, user, request=None) -> dict:
     Each goes through outbox_message_resend in its own transaction, with its checks, audit event
     and sending task: one refused (the carer signed since, another member of staff sent it again
     first) leaves the others to go, and no purpose ever gets a second new row, so pressing twice
-    sends nothing more. Returns {"sent_again": n, "refused": {reason: n}}, the reasons as
-    outbox_message_resend gives them.
+    sends nothing more. Returns {"sent_again": n, "refused": {reason: n}}, each reason a
+    ResendRefusal or an OutboxMessage.SkipReason, most common first. PermissionDenied unless
+    `user` may manage the school's families.
     """
+    _check_may_send(user, batch.school)
     cutoff = timezone.now() - INTERRUPTED_AFTER
     problems = (
         batch.messages.annotate(superseded=superseded())
@@ -378,17 +392,16 @@ def batch_resend_problems(*, batch: SendBatch, user, request=None) -> dict:
     for message in problems:
         try:
             outbox_message_resend(message=message, user=user, request=request)
-        except ValidationError as error:
-            refused[" ".join(error.messages)] += 1
+        except ResendRefused as refusal:
+            refused[refusal.reason] += 1
         else:
             sent_again += 1
     return {"sent_again": sent_again, "refused": dict(refused.most_common())}
 
 
-
 def batch_paper_carers(batch: SendBatch):
     """Carers in the batch's audience who still need a paper form (no e-mail, not signed)."""
-    audience = audience_from_description(batch.audience)
-    if audience is None:
-        return Carer.objects.none()
+    if batch.audience_kind == AudienceKind.REMINDERS:
+        return Carer.objects.none()  # reminders go to carers who were e-mailed an invitation
+    audience = Audience(AudienceKind(batch.audience_kind), batch.audience_value)
     return audience_paper_carers(school=batch.school, audience=audience, version=batch.version)

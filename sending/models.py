@@ -1,8 +1,8 @@
 """The outbox: every e-mail the portal sends, the staff batches that queue them, and the
 scheduler's steps. The rules live in sending/invitations.py and sending/scheduler.py.
 
-The tables keep the names they had when these models lived in the declarations app
-(Meta.db_table), so moving them changed no data.
+Meta.db_table keeps the tables' names from when the declarations app owned these models, so
+no data had to move.
 """
 
 from django.conf import settings
@@ -10,13 +10,48 @@ from django.db import models
 from django.db.models import Q
 
 
+class Reminder(models.TextChoices):
+    """The reminders a carer may get, in order. A scheduler step and the e-mail it queues share
+    the kind: both models take these members into their own Kind rather than repeat them."""
+
+    FIRST = "reminder-1", "First reminder"
+    SECOND = "reminder-2", "Second reminder"
+    THIRD = "reminder-3", "Third reminder"
+
+    @property
+    def number(self) -> int:
+        """1, 2 or 3: which of the school's reminder days this reminder is due after."""
+        return list(Reminder).index(self) + 1
+
+    @classmethod
+    def numbered(cls, number: int) -> "Reminder":
+        return list(cls)[number - 1]
+
+
 class SendBatch(models.Model):
-    """One "send invitations" action by staff (or the scheduler): who to, and how it went."""
+    """One send of invitations by staff, or of reminders by the scheduler: who to, and how it went."""
+
+    class Kind(models.TextChoices):
+        INVITATIONS = "invitation", "Invitations"
+        REMINDERS = "reminder", "Reminders"
+
+    class AudienceKind(models.TextChoices):
+        """Who a send was for. Year, registration group and carer sends name which in
+        `audience_value` (a year group's value, a registration group, a carer's id)."""
+
+        ALL = "all-unsigned", "Everyone who has not signed"
+        YEAR = "year", "Year group"
+        REG = "reg", "Registration group"
+        CARER = "carer", "One carer"
+        STARTERS = "starters", "New families since the invitations went out"
+        REMINDERS = "reminders", "Reminders to carers who have not signed"
 
     school = models.ForeignKey("schools.Organisation", on_delete=models.PROTECT, related_name="send_batches")
     version = models.ForeignKey("codes.CodeVersion", on_delete=models.PROTECT, related_name="+")
-    kind = models.CharField(max_length=20, default="invitation")
-    audience = models.CharField(max_length=200, help_text="Who was chosen, in words.")
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.INVITATIONS)
+    audience_kind = models.CharField(max_length=20, choices=AudienceKind.choices)
+    # A carer's id, never their name: a batch outlives the carer's erasure.
+    audience_value = models.CharField(max_length=100, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -27,6 +62,18 @@ class SendBatch(models.Model):
     class Meta:
         db_table = "declarations_sendbatch"
         ordering = ["-created_at"]
+
+    @property
+    def audience_description(self) -> str:
+        """Who was chosen, in words: "Year group: 5", "One carer: #12"."""
+        return audience_description(self.audience_kind, self.audience_value)
+
+
+def audience_description(kind: str, value: str = "") -> str:
+    label = SendBatch.AudienceKind(kind).label
+    if kind == SendBatch.AudienceKind.CARER:
+        return f"{label}: #{value}"
+    return f"{label}: {value}" if value else label
 
 
 class OutboxMessage(models.Model):
@@ -39,9 +86,9 @@ class OutboxMessage(models.Model):
 
     class Kind(models.TextChoices):
         INVITATION = "invitation", "Invitation"
-        REMINDER_1 = "reminder-1", "First reminder"
-        REMINDER_2 = "reminder-2", "Second reminder"
-        REMINDER_3 = "reminder-3", "Third reminder"
+        REMINDER_1 = Reminder.FIRST.value, Reminder.FIRST.label
+        REMINDER_2 = Reminder.SECOND.value, Reminder.SECOND.label
+        REMINDER_3 = Reminder.THIRD.value, Reminder.THIRD.label
         NEW_LINK = "new-link", "New link"
         CONFIRMATION = "confirmation", "Confirmation"
 
@@ -51,6 +98,16 @@ class OutboxMessage(models.Model):
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
         SKIPPED = "skipped", "Not sent"
+
+    class SkipReason(models.TextChoices):
+        """Why a queued e-mail was not sent after all, decided just before it would have gone."""
+
+        ERASED = "erased", "Not sent: the carer's details have been erased."
+        NO_ADDRESS = "no-address", "Not sent: no e-mail address (needs a paper form)."
+        SIGNED = "signed", "Not sent: signed before the e-mail went."
+        DECLINED = "declined", "Not sent: declined before the e-mail went."
+        LEFT = "left", "Not sent: no longer a parent or carer of a pupil on roll."
+        NOTHING_TO_CONFIRM = "no-declaration", "Not sent: there is no declaration to confirm."
 
     school = models.ForeignKey("schools.Organisation", on_delete=models.PROTECT, related_name="outbox")
     carer = models.ForeignKey("schools.Carer", on_delete=models.PROTECT, related_name="outbox")
@@ -65,6 +122,8 @@ class OutboxMessage(models.Model):
     claimed_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    skip_reason = models.CharField(max_length=20, choices=SkipReason.choices, blank=True)
+    # What the mail server said when it failed, for staff to act on (may quote the address).
     error = models.TextField(blank=True)
 
     class Meta:
@@ -75,6 +134,20 @@ class OutboxMessage(models.Model):
             ),
         ]
         indexes = [models.Index(fields=["status", "created_at"])]
+
+
+# E-mails that carry a freshly issued link.
+LINK_KINDS = frozenset(
+    {
+        OutboxMessage.Kind.INVITATION,
+        OutboxMessage.Kind.REMINDER_1,
+        OutboxMessage.Kind.REMINDER_2,
+        OutboxMessage.Kind.REMINDER_3,
+        OutboxMessage.Kind.NEW_LINK,
+    }
+)
+# E-mails that ask for a signature: not sent once the carer has signed, declined or left.
+CHASING_KINDS = LINK_KINDS - {OutboxMessage.Kind.NEW_LINK}
 
 
 class ScheduledStep(models.Model):
@@ -92,9 +165,9 @@ class ScheduledStep(models.Model):
 
     class Kind(models.TextChoices):
         INVITE = "invite", "Invite every carer to sign"
-        REMINDER_1 = "reminder-1", "First reminder"
-        REMINDER_2 = "reminder-2", "Second reminder"
-        REMINDER_3 = "reminder-3", "Third reminder"
+        REMINDER_1 = Reminder.FIRST.value, Reminder.FIRST.label
+        REMINDER_2 = Reminder.SECOND.value, Reminder.SECOND.label
+        REMINDER_3 = Reminder.THIRD.value, Reminder.THIRD.label
 
     school = models.ForeignKey("schools.Organisation", on_delete=models.PROTECT, related_name="scheduled_steps")
     version = models.ForeignKey("codes.CodeVersion", on_delete=models.PROTECT, related_name="+")

@@ -3,24 +3,15 @@
 from __future__ import annotations
 
 import datetime
-import logging
 from dataclasses import dataclass
 
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from sending.claims import INTERRUPTED_AFTER, message_is_interrupted, superseded
 from sending.models import OutboxMessage, SendBatch
-from sending.outbox import INTERRUPTED_AFTER, message_is_interrupted, superseded
 
-logger = logging.getLogger(__name__)
-
-Kind = OutboxMessage.Kind
 Status = OutboxMessage.Status
-
-
-
-
-# Reading progress.
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ What is due for whom is data in the database:
 - reminders: one ScheduledStep ("reminder-1".."reminder-3") per carer and version, written once
   the carer's invitation has gone, due the school's chosen number of days after it;
 - new families after an import: the carers of pupils who joined after the school's first
-  invitation to sign the version (invitations.Audience.STARTERS), derived from the families data;
+  invitation to sign the version (SendBatch.AudienceKind.STARTERS), derived from the families data;
 - review reminders to headteachers: codes.models.ReviewReminder, one per code, review date and
   kind (sending/reviews.py);
 - steps other apps register (register_step): evidence's retention job.
@@ -23,7 +23,7 @@ either done, with its e-mails queued, or untouched; the next run takes the untou
 runs at once: on PostgreSQL each skips the steps the other holds locked (SKIP LOCKED); on SQLite
 writes are serialised. Underneath both, the outbox's unique constraint on (carer, version, kind
 of e-mail, sequence) means that even a step taken twice could not queue a second e-mail for the
-same purpose, and sending claims each outbox row once (sending/invitations.py).
+same purpose, and sending claims each outbox row once (sending/outbox.py).
 
 Adding a step: append (name, function) to STEPS, or call register_step from an app built on this
 one. The function takes `now` and returns a dict of counts; it must be safe to run again after a
@@ -36,6 +36,7 @@ import datetime
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Callable
+from functools import partial
 from itertools import batched
 
 from django.db import transaction
@@ -51,17 +52,15 @@ from schools.audit import audit_record
 from schools.models import AuditEvent, Carer, Organisation, Pupil
 from schools.selectors import eligible_carers
 from sending import invitations
-from sending.invitations import Audience
-from sending.models import ScheduledStep, SendBatch
+from sending.models import Reminder, ScheduledStep, SendBatch
+from sending.outbox import enqueue_batch
 from sending.reviews import review_reminders_send
 
 logger = logging.getLogger(__name__)
 
 Kind = ScheduledStep.Kind
-REMINDER_KINDS = [Kind.REMINDER_1, Kind.REMINDER_2, Kind.REMINDER_3]
+AudienceKind = SendBatch.AudienceKind
 CHUNK_SIZE = 500
-REMINDER_BATCH_KIND = "reminder"
-REMINDER_AUDIENCE = "Reminders to carers who have not signed"
 STARTERS_LOOK_BACK = datetime.timedelta(days=7)
 
 
@@ -133,10 +132,10 @@ def invite_step_take(step_id: int, now: datetime.datetime) -> dict:
             outcome = f"Not needed: version {in_force.number} has replaced it; carers are asked to sign that."
         else:
             # The text in force: this version, or a minor correction of it published since.
-            to_send = invitations.invitations_preview(school=school, audience=Audience.ALL, version=in_force).to_send
+            to_send = invitations.invitations_preview(school=school, audience=AudienceKind.ALL, version=in_force).to_send
             if to_send:
                 batch = invitations.invitations_send(
-                    school=school, audience=Audience.ALL, user=None, version=in_force
+                    school=school, audience=AudienceKind.ALL, user=None, version=in_force
                 )
                 to_send = batch.summary.to_send
             outcome = f"Invited {to_send} carer{'s' if to_send != 1 else ''} to sign version {in_force.number}."
@@ -195,7 +194,7 @@ def reminders_plan(school: Organisation, now: datetime.datetime) -> int:
     )
     written = 0
     for number, days in enumerate(cadence, start=1):
-        kind = REMINDER_KINDS[number - 1]
+        kind = Reminder.numbered(number)
         missing = requests.exclude(
             Exists(ScheduledStep.objects.filter(carer=OuterRef("carer"), version=OuterRef("version"), kind=kind))
         )
@@ -257,7 +256,7 @@ def _reminders_take_chunk(school, now, after_pk):
     )
     steps = list(
         ScheduledStep.objects.select_for_update(skip_locked=True, of=("self",))
-        .filter(school=school, kind__in=REMINDER_KINDS, done_at__isnull=True, due_at__lte=now, pk__gt=after_pk)
+        .filter(school=school, kind__in=Reminder.values, done_at__isnull=True, due_at__lte=now, pk__gt=after_pk)
         .annotate(
             code_id=F("version__code_id"),
             version_number=F("version__number"),
@@ -281,7 +280,7 @@ def _reminders_take_chunk(school, now, after_pk):
     closed = defaultdict(list)  # outcome → step ids
     to_queue = defaultdict(list)  # (version id, kind) → steps
     for step in steps:
-        number = REMINDER_KINDS.index(step.kind) + 1
+        number = Reminder(step.kind).number
         if version is None or step.code_id != version.code_id or step.version_number < baseline_number:
             closed["Not needed: there is a newer version to sign."].append(step.pk)
         elif step.signed:
@@ -307,7 +306,10 @@ def _reminders_take_chunk(school, now, after_pk):
         batch = batches.get(version_id)
         if batch is None:
             batch = batches[version_id] = SendBatch.objects.create(
-                school=school, version_id=version_id, kind=REMINDER_BATCH_KIND, audience=REMINDER_AUDIENCE,
+                school=school,
+                version_id=version_id,
+                kind=SendBatch.Kind.REMINDERS,
+                audience_kind=AudienceKind.REMINDERS,
                 queued_at=now,
             )
         for chunk in batched(queued_steps, CHUNK_SIZE):
@@ -326,9 +328,14 @@ def _reminders_take_chunk(school, now, after_pk):
             actor=None,
             school=school,
             action=AuditEvent.Action.SEND_INVITATIONS,
-            detail={"batch": batch.pk, "version": batch.version.number, "audience": REMINDER_AUDIENCE, "queued": queued},
+            detail={
+                "batch": batch.pk,
+                "version": batch.version.number,
+                "audience": batch.audience_description,
+                "queued": queued,
+            },
         )
-        invitations.batch_resume(batch=batch)  # the sending task, enqueued on commit
+        transaction.on_commit(partial(enqueue_batch, batch.pk))
     return steps[-1].pk, counts
 
 
@@ -337,7 +344,7 @@ def _reminders_take_chunk(school, now, after_pk):
 
 def starters_invite(*, school_id: int, now: datetime.datetime | None = None) -> dict:
     """Invite the carers of pupils who joined the school since its invitations went out (if the
-    school has that setting on): the staff's own send, to Audience.STARTERS. Nothing when there
+    school has that setting on): the staff's own send, to AudienceKind.STARTERS. Nothing when there
     is nobody new, so no empty batch is written."""
     school = Organisation.objects.get(pk=school_id)
     if not (school.is_school and school.invite_starters_automatically):
@@ -347,10 +354,12 @@ def starters_invite(*, school_id: int, now: datetime.datetime | None = None) -> 
         return {}
     with transaction.atomic():
         Organisation.objects.select_for_update().get(pk=school.pk)  # one run per school at a time
-        summary = invitations.invitations_preview(school=school, audience=Audience.STARTERS, version=version)
+        summary = invitations.invitations_preview(school=school, audience=AudienceKind.STARTERS, version=version)
         if not summary.to_send:
             return {}
-        batch = invitations.invitations_send(school=school, audience=Audience.STARTERS, user=None, version=version)
+        batch = invitations.invitations_send(
+            school=school, audience=AudienceKind.STARTERS, user=None, version=version
+        )
     return {"schools": 1, "new carers invited": batch.summary.to_send}
 
 

@@ -1,4 +1,4 @@
-"""Staff pages for sending invitations, mounted at /staff/sending/ (see declarations/views.py)."""
+"""Staff pages for sending invitations, mounted at /staff/sending/ (the views: sending/views.py)."""
 
 from django.urls import path
 

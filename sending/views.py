@@ -3,10 +3,10 @@
 Every page shows carers' personal data, so every one needs a second factor (schools.mfa), and
 only a headteacher or office staff member of the school may use it (schools.permissions):
 anyone else gets a 404, never a hint that the school exists. The rules are in
-sending/invitations.py; these views parse input, call one service and redirect.
+sending/invitations.py, whose services check the permission again and write the audit log;
+these views parse input, call one service, and choose the words staff read.
 """
 
-from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -19,10 +19,13 @@ from django.views.decorators.http import require_POST, require_safe
 from declarations.selectors import carers_asked_to_sign
 from schools import permissions
 from schools.mfa import mfa_required
-from schools.selectors import eligible_carers
 from sending import invitations, links
 from sending import progress as batch_progress
+from sending.forms import AudienceForm
+from sending.invitations import ResendRefusal, ResendRefused
 from sending.models import OutboxMessage
+
+SkipReason = OutboxMessage.SkipReason
 
 BATCHES_PER_PAGE = 25
 MESSAGES_PER_PAGE = 100
@@ -30,49 +33,6 @@ MESSAGES_PER_PAGE = 100
 
 def _school(request, school_slug):
     return get_object_or_404(permissions.family_schools(request.user), slug=school_slug)
-
-
-class AudienceForm(forms.Form):
-    """Who to invite. The sub-choice that goes with the chosen audience is required."""
-
-    audience = forms.ChoiceField(
-        label="Who should get an invitation?",
-        choices=[
-            ("all-unsigned", "Everyone who has not signed yet"),
-            ("year", "A year group"),
-            ("reg", "A registration group"),
-            ("carer", "One parent or carer"),
-        ],
-        initial="all-unsigned",
-        widget=forms.RadioSelect,
-    )
-    year = forms.ChoiceField(label="Year group", required=False)
-    reg = forms.ChoiceField(label="Registration group", required=False)
-    carer = forms.TypedChoiceField(label="Parent or carer", coerce=int, required=False, empty_value=None)
-
-    def __init__(self, *args, school, **kwargs):
-        super().__init__(*args, **kwargs)
-        years, regs = invitations.audience_choices(school)
-        self.fields["year"].choices = [("", "Choose a year group")] + years
-        self.fields["reg"].choices = [("", "Choose a registration group")] + [(r, r) for r in regs]
-        carers = eligible_carers(school).order_by("surname", "forename", "pk").values_list(
-            "pk", "surname", "forename", "email"
-        )
-        self.fields["carer"].choices = [("", "Choose a parent or carer")] + [
-            (pk, f"{surname}, {forename} ({email})") for pk, surname, forename, email in carers
-        ]
-
-    def clean(self):
-        data = super().clean()
-        kind = data.get("audience")
-        if kind in ("year", "reg", "carer") and data.get(kind) in (None, ""):
-            self.add_error(kind, f"{self.fields[kind].choices[0][1]}, or choose a different option above.")
-        return data
-
-    def target(self):
-        """The audience as invitations_send takes it."""
-        kind = self.cleaned_data["audience"]
-        return kind if kind == "all-unsigned" else (kind, self.cleaned_data[kind])
 
 
 @mfa_required
@@ -133,17 +93,9 @@ def send(request, school_slug):
             "form": form,
             "summary": summary,
             "version": version or (summary and summary.version),
-            "audience_words": _audience_words(form) if summary is not None else "",
+            "audience_words": form.chosen_in_words() if summary is not None else "",
         },
     )
-
-
-def _audience_words(form) -> str:
-    kind = form.cleaned_data["audience"]
-    if kind == "all-unsigned":
-        return "Everyone who has not signed yet"
-    chosen = dict(form.fields[kind].choices).get(form.cleaned_data[kind], form.cleaned_data[kind])
-    return {"year": "Year group: ", "reg": "Registration group: ", "carer": "One parent or carer: "}[kind] + str(chosen)
 
 
 def _plural(n, one, many=None):
@@ -199,7 +151,7 @@ def batch_detail(request, school_slug, batch_id):
 def batch_resume(request, school_slug, batch_id):
     school = _school(request, school_slug)
     batch = get_object_or_404(school.send_batches, pk=batch_id)
-    invitations.batch_resume(batch=batch)
+    invitations.batch_resume(batch=batch, user=request.user, request=request)
     messages.success(request, "The waiting e-mails have been passed to the background worker again.")
     return redirect("sending:batch", school_slug=school.slug, batch_id=batch.pk)
 
@@ -214,19 +166,16 @@ def batch_resend(request, school_slug, batch_id):
     return redirect(reverse("sending:batch", args=[school.slug, batch.pk]) + "?show=problems")
 
 
-# Why an e-mail was not sent again, as outbox_message_resend says it, in words that follow "they".
+# Why e-mails were not sent again, in words about their carers: "2 were not: they have signed since".
 _NOT_SENT_AGAIN_BECAUSE = {
-    "Not sent: signed before the e-mail went.": "they have signed since",
-    "Not sent: declined before the e-mail went.": "they have declined since",
-    "Not sent: no longer a parent or carer of a pupil on roll.": (
-        "they are no longer the parent or carer of a pupil on roll"
-    ),
-    "Not sent: no e-mail address (needs a paper form).": "they have no e-mail address now and need a paper form",
-    "Not sent: the carer's details have been erased.": "their details have been erased",
-    "This e-mail has already been sent again.": "their e-mail had already been sent again",
-    "Only an e-mail that failed, or was interrupted while sending, can be sent again.": (
-        "their e-mail is no longer failed or interrupted"
-    ),
+    SkipReason.SIGNED: "they have signed since",
+    SkipReason.DECLINED: "they have declined since",
+    SkipReason.LEFT: "they are no longer the parent or carer of a pupil on roll",
+    SkipReason.NO_ADDRESS: "they have no e-mail address now and need a paper form",
+    SkipReason.ERASED: "their details have been erased",
+    SkipReason.NOTHING_TO_CONFIRM: "there is no declaration to confirm",
+    ResendRefusal.ALREADY_SENT_AGAIN: "their e-mail had already been sent again",
+    ResendRefusal.NOT_FAILED: "their e-mail is no longer failed or interrupted",
 }
 
 
@@ -235,10 +184,7 @@ def _resent_message(result) -> str:
     sent, refused = result["sent_again"], result["refused"]
     if not sent and not refused:
         return "There was nothing to send again."
-    why = {
-        _NOT_SENT_AGAIN_BECAUSE.get(reason, reason.removeprefix("Not sent: ").rstrip(".")): count
-        for reason, count in refused.items()
-    }
+    why = {_NOT_SENT_AGAIN_BECAUSE[reason]: count for reason, count in refused.items()}
     if sent:
         first = f"The e-mail{'' if sent == 1 else 's'} to {_plural(sent, 'carer')} will be sent again."
         not_sent = sum(why.values())
@@ -261,8 +207,8 @@ def message_resend(request, school_slug, message_id):
     message = get_object_or_404(OutboxMessage.objects.filter(school=school).select_related("carer"), pk=message_id)
     try:
         again = invitations.outbox_message_resend(message=message, user=request.user, request=request)
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
+    except ResendRefused as refusal:
+        messages.error(request, refusal.reason.label)
     else:
         messages.success(request, f"The e-mail to {again.carer.full_name} will be sent again.")
     if message.batch_id:

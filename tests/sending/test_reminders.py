@@ -93,7 +93,7 @@ def test_running_the_scheduler_twice_sends_each_reminder_once_and_the_worker_sen
     request = SigningRequest.objects.get(carer=carer)
     assert (request.reminders_sent, request.last_reminded_at) == (1, NOW + 3 * DAY)
     batch = SendBatch.objects.get(kind="reminder")
-    assert batch.audience == "Reminders to carers who have not signed" and batch.finished_at is not None
+    assert batch.audience_description == "Reminders to carers who have not signed" and batch.finished_at is not None
     assert AuditEvent.objects.filter(action="send_invitations", detail__batch=batch.pk).count() == 1
 
 
@@ -359,7 +359,7 @@ def test_carers_of_new_pupils_are_invited_automatically_after_an_import(
     assert scheduler.starters_invite(school_id=school.pk) == {}
     run_scheduled()
     assert outbox(kind=Kind.INVITATION) == {_carer("ann@example.org").pk: 1, _carer("cat@example.org").pk: 1}
-    batch = SendBatch.objects.get(audience="New families since the invitations went out")
+    batch = SendBatch.objects.get(audience_kind=SendBatch.AudienceKind.STARTERS)
     assert batch.version == version
 
 

@@ -84,7 +84,7 @@ def test_the_task_invites_every_eligible_carer_and_nobody_else(school, school_co
     assert invited(newer) == {ann.pk: 1, bob.pk: 1}
     assert not {no_email.pk, left.pk, not_responsible.pk, elsewhere.pk} & set(OutboxMessage.objects.values_list("carer_id", flat=True))
     batch = SendBatch.objects.get()
-    assert (batch.school, batch.version, batch.audience) == (school, newer, "Everyone who has not signed")
+    assert (batch.school, batch.version, batch.audience_description) == (school, newer, "Everyone who has not signed")
     step = ScheduledStep.objects.get()
     assert (step.kind, step.school, step.version, step.batch) == ("invite", school, newer, batch)
     assert step.done_at is not None and step.outcome == "Invited 2 carers to sign version 2."

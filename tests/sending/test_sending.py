@@ -10,6 +10,7 @@ from contextlib import contextmanager
 import pytest
 import time_machine
 from django.core import mail
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
 from django.core.management import CommandError, call_command
 from django.urls import reverse
@@ -20,7 +21,7 @@ from django_tasks_db.models import DBTaskResult
 from declarations import services
 from declarations.models import Declaration, Decline, SigningRequest
 from schools.models import AuditEvent, Carer, Pupil, PupilCarer, StaffRole
-from sending import invitations, outbox
+from sending import claims, invitations, outbox
 from sending import progress as batch_progress
 from sending.models import OutboxMessage, SendBatch
 from tests.declarations.factories import issued_link
@@ -207,7 +208,7 @@ def test_inviting_everyone_unsigned_queues_one_email_per_eligible_carer_and_skip
     assert batch.summary.to_send == 2 and batch.summary.already_invited == 0
     assert [c.pk for c in batch.summary.needs_paper_form] == [answered["no_email"].pk]
     assert batch.version == version and batch.created_by == headteacher
-    assert batch.audience == "Everyone who has not signed"
+    assert batch.audience_description == "Everyone who has not signed"
 
 
 def test_repeating_the_send_adds_nothing(school, version, headteacher, answered):
@@ -235,7 +236,8 @@ def test_one_carer_can_be_invited_but_not_one_from_another_school(school, versio
     other = invitations.invitations_send(school=school, audience=("carer", answered["elsewhere"].pk), user=None)
     assert invited_carers(batch=one) == {answered["bob"].pk}
     assert other.messages.count() == 0
-    assert one.audience == f"One carer: #{answered['bob'].pk}"
+    assert (one.audience_kind, one.audience_value) == ("carer", str(answered["bob"].pk))
+    assert one.audience_description == f"One carer: #{answered['bob'].pk}"
 
 
 def test_the_preview_says_what_a_send_would_do_and_does_nothing(school, version, answered):
@@ -265,11 +267,59 @@ def test_a_send_is_recorded_in_the_audit_log_without_names(school, version, head
     assert "Ann" not in str(event.detail) and "@" not in str(event.detail)
 
 
-def test_audience_descriptions_read_back(school):
-    for audience in ["all-unsigned", ("year", "R"), ("reg", "5B"), ("carer", 12)]:
-        parsed = invitations.audience_parse(audience)
-        assert invitations.audience_from_description(invitations.audience_describe(parsed)) == parsed
-    assert invitations.audience_from_description("Reminder 1") is None
+@pytest.mark.parametrize(
+    "audience, words",
+    [
+        ("all-unsigned", "Everyone who has not signed"),
+        (("year", "R"), "Year group: R"),
+        (("reg", "5B"), "Registration group: 5B"),
+        (("carer", 12), "One carer: #12"),
+    ],
+)
+def test_a_batch_keeps_who_it_was_for_and_says_it_in_words(school, version, audience, words):
+    batch = invitations.invitations_send(school=school, audience=audience, user=None)
+    batch.refresh_from_db()
+    assert invitations.audience_parse(audience) == invitations.Audience(batch.audience_kind, batch.audience_value)
+    assert batch.audience_description == words
+
+
+@pytest.mark.parametrize("audience", ["everyone", ("year", ""), ("carer", "Ann"), ("starters", "5")])
+def test_an_audience_that_is_not_one_is_refused_and_nothing_is_written(school, version, audience):
+    with pytest.raises(ValidationError, match="Not an audience to send to"):
+        invitations.invitations_send(school=school, audience=audience, user=None)
+    assert not SendBatch.objects.exists()
+
+
+def test_staff_of_another_school_cannot_send_resume_or_send_again(school, version, answered, headteacher):
+    batch = invitations.invitations_send(school=school, audience="all-unsigned", user=headteacher, enqueue=False)
+    with failing_after(0, smtplib.SMTPRecipientsRefused({})):
+        outbox.outbox_send_pending(batch_id=batch.pk)
+    failed = batch.messages.first()
+    stranger = StaffRoleFactory(organisation=SchoolFactory(), role=StaffRole.Role.HEADTEACHER).user
+    events = AuditEvent.objects.count()
+
+    with pytest.raises(PermissionDenied):
+        invitations.invitations_send(school=school, audience="all-unsigned", user=stranger)
+    with pytest.raises(PermissionDenied):
+        invitations.batch_resume(batch=batch, user=stranger)
+    with pytest.raises(PermissionDenied):
+        invitations.outbox_message_resend(message=failed, user=stranger)
+    with pytest.raises(PermissionDenied):
+        invitations.batch_resend_problems(batch=batch, user=stranger)
+
+    assert SendBatch.objects.count() == 1 and not OutboxMessage.objects.filter(sequence__gt=0).exists()
+    assert AuditEvent.objects.count() == events
+
+
+def test_sending_the_waiting_emails_again_is_recorded_in_the_audit_log(
+    school, version, answered, headteacher, django_capture_on_commit_callbacks
+):
+    batch = invitations.invitations_send(school=school, audience="all-unsigned", user=headteacher, enqueue=False)
+    with django_capture_on_commit_callbacks(execute=True):
+        invitations.batch_resume(batch=batch, user=headteacher)
+    event = AuditEvent.objects.filter(action="send_invitations", detail__has_key="resumed").get()
+    assert event.actor == headteacher and event.detail == {"batch": batch.pk, "version": version.number, "resumed": 2}
+    assert DBTaskResult.objects.filter(task_path="sending.outbox.send_batch").count() == 1
 
 
 # Sending.
@@ -342,9 +392,9 @@ def test_a_carer_who_signs_before_the_email_goes_is_not_sent_it(school, version,
 
     assert outbox.outbox_send_pending(batch_id=batch.pk) == {"sent": 0, "failed": 0, "skipped": 2, "taken": 0}
     assert mail.outbox == []
-    errors = dict(batch.messages.values_list("carer_id", "error"))
-    assert errors[answered["ann"].pk] == "Not sent: signed before the e-mail went."
-    assert errors[answered["bob"].pk] == "Not sent: no longer a parent or carer of a pupil on roll."
+    reasons = {message.carer_id: message.get_skip_reason_display() for message in batch.messages.all()}
+    assert reasons[answered["ann"].pk] == "Not sent: signed before the e-mail went."
+    assert reasons[answered["bob"].pk] == "Not sent: no longer a parent or carer of a pupil on roll."
 
 
 def test_an_address_the_server_refuses_fails_alone_and_the_rest_go(school, version, answered):
@@ -407,12 +457,12 @@ def test_when_the_mail_server_cannot_be_reached_no_email_is_touched_and_a_retry_
 def test_an_email_the_server_keeps_failing_gives_up_after_a_few_tries(school, version, answered):
     batch = invitations.invitations_send(school=school, audience=("carer", answered["ann"].pk), user=None, enqueue=False)
     with failing_after(0, OSError("Network is unreachable")):
-        for _ in range(outbox.MAX_ATTEMPTS):
+        for _ in range(claims.MAX_ATTEMPTS):
             with pytest.raises(outbox.MailServerUnavailable):
                 outbox.outbox_send_pending(batch_id=batch.pk)
     row = batch.messages.get()
-    assert row.status == "failed" and row.attempts == outbox.MAX_ATTEMPTS
-    assert row.error.startswith(f"Gave up after {outbox.MAX_ATTEMPTS} tries.")
+    assert row.status == "failed" and row.attempts == claims.MAX_ATTEMPTS
+    assert row.error.startswith(f"Gave up after {claims.MAX_ATTEMPTS} tries.")
 
 
 def test_a_worker_that_dies_mid_send_leaves_the_row_interrupted_and_it_is_never_resent(
@@ -424,7 +474,7 @@ def test_a_worker_that_dies_mid_send_leaves_the_row_interrupted_and_it_is_never_
         raise SystemExit("worker killed")  # after the server took the e-mail, before it was marked
 
     monkeypatch.setattr(outbox, "CHUNK_SIZE", 1)  # rows are claimed one at a time
-    monkeypatch.setattr(outbox, "_mark_sent", die)
+    monkeypatch.setattr(claims, "mark_sent", die)
     with pytest.raises(SystemExit):
         outbox.outbox_send_pending(batch_id=batch.pk)
     monkeypatch.undo()
@@ -441,7 +491,7 @@ def test_a_worker_that_dies_mid_send_leaves_the_row_interrupted_and_it_is_never_
     with pytest.raises(Exception, match="Only an e-mail that failed, or was interrupted"):
         invitations.outbox_message_resend(message=stuck, user=headteacher)
 
-    now.shift(outbox.INTERRUPTED_AFTER + datetime.timedelta(seconds=1))
+    now.shift(claims.INTERRUPTED_AFTER + datetime.timedelta(seconds=1))
     progress = batch_progress.batch_progress(batch)
     assert (progress.sending, progress.interrupted, progress.in_progress) == (0, 1, False)
     again = invitations.outbox_message_resend(message=stuck, user=headteacher)
@@ -456,15 +506,15 @@ def test_a_worker_that_dies_leaves_the_rows_it_claimed_interrupted_and_the_next_
     parents = many_parents(school, 5)
     batch = invitations.invitations_send(school=school, audience="all-unsigned", user=None, enqueue=False)
     monkeypatch.setattr(outbox, "CHUNK_SIZE", 2)  # claimed, sent and marked two at a time
-    original_mark_sent = outbox._mark_sent
+    original_mark_sent = claims.mark_sent
 
     def die(sent):
         raise SystemExit("worker killed")  # both e-mails of the first two went; neither was marked
 
-    monkeypatch.setattr(outbox, "_mark_sent", die)
+    monkeypatch.setattr(claims, "mark_sent", die)
     with pytest.raises(SystemExit):
         outbox.outbox_send_pending(batch_id=batch.pk)
-    monkeypatch.setattr(outbox, "_mark_sent", original_mark_sent)
+    monkeypatch.setattr(claims, "mark_sent", original_mark_sent)
     assert len(mail.outbox) == 2
 
     assert outbox.outbox_send_pending(batch_id=batch.pk) == {"sent": 3, "failed": 0, "skipped": 0, "taken": 0}
@@ -501,10 +551,10 @@ def failed_and_interrupted(school, n, now, monkeypatch) -> tuple[SendBatch, list
         raise SystemExit("worker killed")
 
     with monkeypatch.context() as patch:
-        patch.setattr(outbox, "_mark_sent", die)
+        patch.setattr(claims, "mark_sent", die)
         with pytest.raises(SystemExit):
             outbox.outbox_send_pending(batch_id=batch.pk)
-    now.shift(outbox.INTERRUPTED_AFTER + datetime.timedelta(seconds=1))
+    now.shift(claims.INTERRUPTED_AFTER + datetime.timedelta(seconds=1))
     progress = batch_progress.batch_progress(batch)
     assert (progress.failed, progress.interrupted) == (1, n - 1)
     return batch, parents
@@ -518,7 +568,7 @@ def test_sending_again_to_everyone_whose_email_failed_or_was_interrupted_adds_on
 
     result = invitations.batch_resend_problems(batch=batch, user=headteacher)
 
-    assert result == {"sent_again": 4, "refused": {"Not sent: signed before the e-mail went.": 1}}
+    assert result == {"sent_again": 4, "refused": {OutboxMessage.SkipReason.SIGNED: 1}}
     again = batch.messages.filter(sequence=1)
     assert sorted(again.values_list("carer_id", flat=True)) == sorted(c.pk for c in parents if c != parents[2])
     assert set(again.values_list("status", flat=True)) == {"pending"}
@@ -526,7 +576,7 @@ def test_sending_again_to_everyone_whose_email_failed_or_was_interrupted_adds_on
     assert sorted(events.values_list("carer_id", flat=True)) == sorted(again.values_list("carer_id", flat=True))
 
     second = invitations.batch_resend_problems(batch=batch, user=headteacher)  # pressed twice: nothing more
-    assert second == {"sent_again": 0, "refused": {"Not sent: signed before the e-mail went.": 1}}
+    assert second == {"sent_again": 0, "refused": {OutboxMessage.SkipReason.SIGNED: 1}}
     assert batch.messages.filter(sequence__gt=0).count() == 4
     mail.outbox = []
     outbox.outbox_send_pending(batch_id=batch.pk)
@@ -548,7 +598,7 @@ def test_one_email_sent_again_by_someone_else_meanwhile_does_not_stop_the_rest(
     monkeypatch.setattr(invitations, "outbox_message_resend", resend_after_a_colleague)
     result = invitations.batch_resend_problems(batch=batch, user=headteacher)
 
-    assert result == {"sent_again": 2, "refused": {"This e-mail has already been sent again.": 1}}
+    assert result == {"sent_again": 2, "refused": {invitations.ResendRefusal.ALREADY_SENT_AGAIN: 1}}
     assert batch.messages.filter(sequence=1).count() == 3 and batch.messages.filter(sequence=2).count() == 0
 
 
@@ -814,6 +864,15 @@ def test_send_again_to_everyone_from_the_batch_page_skips_carers_who_signed_sinc
     assert DBTaskResult.objects.filter(task_path="sending.outbox.send_outbox_message").count() == 2
 
 
+@pytest.mark.parametrize("reason", [*OutboxMessage.SkipReason, *invitations.ResendRefusal])
+def test_staff_are_told_in_words_why_each_email_was_not_sent_again(reason):
+    from sending.views import _resent_message
+
+    words = _resent_message({"sent_again": 0, "refused": {reason: 2}})
+    assert words.startswith("Nothing was sent again: the") and words.endswith(".")
+    assert "Not sent:" not in words and reason.label.rstrip(".") not in words
+
+
 @pytest.mark.parametrize("role", [StaffRole.Role.HEADTEACHER, StaffRole.Role.OFFICE])
 def test_staff_of_another_school_cannot_send_a_batch_again(
     client, verified_client, school, version, now, monkeypatch, role
@@ -833,7 +892,7 @@ def test_the_batch_list_shows_each_send(as_office, school, batch):
 def test_a_reminder_the_mail_server_failed_to_take_leaves_the_carers_link_working(school, version, answered):
     ann = answered["ann"]
     signing_request, token = issued_link(ann, version)
-    batch = SendBatch.objects.create(school=school, version=version, kind="reminder", audience="Reminders")
+    batch = SendBatch.objects.create(school=school, version=version, kind="reminder", audience_kind="reminders")
     invitations.outbox_queue(batch=batch, kind="reminder-1", recipients=[(ann.pk, ann.email)])
 
     with failing_after(0, smtplib.SMTPServerDisconnected("Connection unexpectedly closed")):

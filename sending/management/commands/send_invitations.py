@@ -50,7 +50,7 @@ class Command(BaseCommand):
 
         summary = batch.summary
         self.stdout.write(
-            f"{school.name}, version {summary.version.number}: {batch.audience} (batch {batch.pk})."
+            f"{school.name}, version {summary.version.number}: {batch.audience_description} (batch {batch.pk})."
         )
         self.stdout.write(f"  {_plural(summary.to_send, 'invitation')} queued")
         self.stdout.write(f"  {_plural(summary.already_invited, 'carer')} already invited (not e-mailed again)")
