@@ -18,7 +18,6 @@ from __future__ import annotations
 import csv
 import datetime
 import io
-import zoneinfo
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
@@ -29,9 +28,9 @@ from codes.models import CodeVersion
 from codes.services import code_for_school
 from declarations import selectors
 from declarations.models import Declaration
+from evidence.pdf import UK, staff_name
 from schools.models import Organisation, Pupil, PupilCarer
 
-UK = zoneinfo.ZoneInfo("Europe/London")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -316,7 +315,7 @@ class DeclarationRegister(ListExporter):
                 declaration.version.number if declaration else None,
                 _uk(declaration.signed_at) if declaration else None,
                 ("On paper" if declaration.method == Declaration.Method.PAPER else "Online") if declaration else "",
-                _staff(declaration.recorded_by) if declaration else "",
+                staff_name(declaration.recorded_by) if declaration else "",
                 _uk(decline.declined_at) if decline else None,
                 status.reason_label,
                 version.number,
@@ -334,12 +333,6 @@ class RegisterXlsx(DeclarationRegister):
 def _year_order(year_group: str) -> int:
     values = list(Pupil.YearGroup.values)
     return values.index(year_group) if year_group in values else len(values)
-
-
-def _staff(user) -> str:
-    if user is None:
-        return ""
-    return user.get_full_name().strip() or user.get_username()
 
 
 REGISTERS = {"csv": RegisterCsv, "xlsx": RegisterXlsx}

@@ -150,7 +150,7 @@ def evidence_trail(declaration: Declaration) -> list[TrailEvent]:
             events.append(TrailEvent("Link first opened", Moment(request.opened_at)))
     if declaration.method == Declaration.Method.PAPER:
         events.append(TrailEvent("Signed on paper (the date written on the form)", day=_uk_date(declaration.signed_at)))
-        staff = _staff_name(declaration.recorded_by)
+        staff = staff_name(declaration.recorded_by, "a member of staff")
         events.append(TrailEvent(f"Paper form recorded in the portal by {staff}, with a scan", Moment(declaration.recorded_at)))
     else:
         events.append(TrailEvent("Signed online: the declaration was submitted", Moment(declaration.signed_at)))
@@ -168,9 +168,10 @@ def _uk_date(moment: datetime.datetime) -> datetime.date:
     return timezone.localtime(moment, timezone=UK).date()
 
 
-def _staff_name(user) -> str:
+def staff_name(user, unknown: str = "") -> str:
+    """A member of staff as evidence names them: their full name, else their username."""
     if user is None:
-        return "a member of staff"
+        return unknown
     return user.get_full_name().strip() or user.get_username()
 
 
@@ -243,7 +244,7 @@ def pdf_context(declaration: Declaration, *, verification_code: str, rendered_at
         "signed": Moment(declaration.signed_at),
         "signed_on": _uk_date(declaration.signed_at),
         "is_paper": declaration.method == Declaration.Method.PAPER,
-        "recorded_by": _staff_name(declaration.recorded_by),
+        "recorded_by": staff_name(declaration.recorded_by, "a member of staff"),
         "recorded": Moment(declaration.recorded_at),
         "scan_sha256": _scan_sha256(declaration),
         "trail": evidence_trail(declaration),
@@ -322,8 +323,9 @@ def declaration_pdf_issue(*, declaration_id: int) -> DeclarationPdf:
     return record
 
 
-def pdf_download_name(declaration: Declaration) -> str:
-    """What a downloaded copy is called: the school and version, not the family."""
+def carer_copy_name(declaration: Declaration) -> str:
+    """What the carer's own copy is called (downloaded, or attached to their e-mail): the school
+    and version, never the family."""
     return f"declaration-{slugify(declaration.school.name)[:60]}-v{declaration.version.number}.pdf"
 
 

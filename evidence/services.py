@@ -27,7 +27,7 @@ from evidence.zip_exports import (
     DeclarationsZip,
     build_export,
     export_download_name,
-    pdf_name,
+    family_pdf_name,
     pupils_named,
 )
 from schools import permissions
@@ -122,5 +122,5 @@ def declaration_pdf_download(*, user, declaration: Declaration, request=None) ->
     _audit_export(
         user, declaration.school, {"format": "pdf", "declaration": declaration.pk}, request=request, carer=declaration.carer
     )
-    filename = pdf_name(declaration, pupils_named([declaration]))
+    filename = family_pdf_name(declaration, pupils_named([declaration]))
     return Download(filename, "application/pdf", record.file.open("rb"))

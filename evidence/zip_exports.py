@@ -25,9 +25,9 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from declarations.models import Declaration
-from evidence.exports import UK, DeclarationFilters, Exporter
+from evidence.exports import DeclarationFilters, Exporter
 from evidence.models import DeclarationPdf, Export
-from evidence.pdf import declaration_pdf_issue
+from evidence.pdf import UK, declaration_pdf_issue
 from schools.models import Pupil
 
 logger = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ class DeclarationsZip(Exporter):
         with zipfile.ZipFile(file, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
             for row in rows:
                 stored = row.pdf_file or declaration_pdf_issue(declaration_id=row.pk).file.name
-                info = zipfile.ZipInfo(unique_name(pdf_name(row, pupils), names), date_time=_zip_time(row.signed_at))
+                info = zipfile.ZipInfo(unique_name(family_pdf_name(row, pupils), names), date_time=_zip_time(row.signed_at))
                 info.compress_type = zipfile.ZIP_STORED
                 with storage.open(stored, "rb") as source, archive.open(info, "w") as target:
                     for chunk in iter(lambda: source.read(256 * 1024), b""):
@@ -108,7 +108,7 @@ class Numbered:
 
 @dataclass(frozen=True)
 class ZipRow:
-    """One declaration as the ZIP needs it; named like a Declaration's, for pdf_name."""
+    """One declaration as the ZIP needs it; named like a Declaration's, for family_pdf_name."""
 
     pk: int
     signed_at: datetime.datetime
@@ -129,8 +129,9 @@ def pupils_named(declarations: Iterable[Declaration | ZipRow]) -> dict[int, Pupi
     return {pupil.pk: pupil for pupil in pupils}
 
 
-def pdf_name(declaration: Declaration | ZipRow, pupils: dict[int, Pupil]) -> str:
-    """<carer surname>-<carer forename>-<first child surname>-<first child forename>-v<N>.pdf,
+def family_pdf_name(declaration: Declaration | ZipRow, pupils: dict[int, Pupil]) -> str:
+    """What staff's copy of a PDF is called, in a ZIP or downloaded on its own:
+    <carer surname>-<carer forename>-<first child surname>-<first child forename>-v<N>.pdf,
     slugified (ASCII letters, digits and dashes)."""
     carer = declaration.carer
     parts = [carer.surname, carer.forename]
