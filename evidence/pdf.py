@@ -11,7 +11,7 @@ PDF/A-3a (WeasyPrint's "pdf/a-3a" variant: PDF/A-3 with structure tags, so headi
 order, title and language are there for screen readers), in DejaVu fonts from the system, with
 nothing fetched from anywhere (images are embedded as data: URIs; every other URL is refused).
 
-Rendering happens once, in the background (evidence.tasks.render_declaration_pdf, queued when
+Rendering happens once, in the background (render_declaration_pdf below, queued when
 a declaration is committed), and is retry-safe: the declaration row is locked while its PDF is
 made, and a declaration that already has one is left alone, so rendering twice yields one stored
 file and one recorded hash.
