@@ -14,12 +14,12 @@ Three figures, in a throwaway database and media folder (bench.common.start):
    come to 3 A4 pages, which the script checks. The ratio to WeasyPrint with its default options
    (an untagged PDF 1.7) is in the notes, with what PDF/A-3a itself costs.
 2. zip-<db>: seconds to export 1,000 stored declaration PDFs as a ZIP through the export task's
-   work (evidence.exports.export_build: the query, every stored PDF copied into a ZIP,
+   work (evidence.zip_exports.export_build: the query, every stored PDF copied into a ZIP,
    the ZIP saved to storage, progress recorded). Floor: `zipfile` writing the same stored files
    (ZIP_STORED, as the export does) into a temporary file.
 3. worker-memory-<db>: the peak resident memory (VmHWM) of a real task worker
    (`manage.py db_worker`, django-tasks-db) while it builds that export, queued as staff queue it
-   (exports.export_request, in a transaction). A fresh worker each run; no floor; < 250 MB.
+   (services.export_request, in a transaction). A fresh worker each run; no floor; < 250 MB.
 
 The 1,000 stored PDFs are real sealed PDFs of the same code: the ones rendered in step 1, copied
 with a line appended to each so every stored file and hash is distinct and of the real size.
@@ -275,15 +275,16 @@ def pdf_figure(db: str, runs: int, per_run: int, declarations) -> tuple[Figure, 
 def zip_figure(db: str, runs: int, school) -> Figure:
     from django.conf import settings
 
-    from evidence import exports
+    from evidence import services, zip_exports
+    from evidence.exports import DeclarationFilters
     from evidence.models import DeclarationPdf, Export
 
     paths = [Path(settings.MEDIA_ROOT) / name for name in DeclarationPdf.objects.filter(declaration__school=school).values_list("file", flat=True)]
     sizes = []
 
     def export_once() -> float:
-        export = exports.export_request(school=school, filters=exports.DeclarationFilters(), user=None)
-        seconds = timed(lambda: exports.export_build(export_id=export.pk))
+        export = services.export_request(user=None, school=school, filters=DeclarationFilters())
+        seconds = timed(lambda: zip_exports.export_build(export_id=export.pk))
         export.refresh_from_db()
         assert export.status == Export.Status.DONE and export.done == len(paths), (export.status, export.error)
         sizes.append(export.file.size)
@@ -346,7 +347,8 @@ def worker_figure(db: str, runs: int, school, env: dict[str, str]) -> Figure:
     from django.db import transaction
     from django_tasks_db.models import DBTaskResult
 
-    from evidence import exports
+    from evidence import services
+    from evidence.exports import DeclarationFilters
     from evidence.models import Export
 
     DBTaskResult.objects.all().delete()  # the zip figure's exports were built in this process
@@ -358,7 +360,7 @@ def worker_figure(db: str, runs: int, school, env: dict[str, str]) -> Figure:
         )
         try:
             with transaction.atomic():  # as the export page does: the task is queued when this commits
-                export = exports.export_request(school=school, filters=exports.DeclarationFilters(), user=None)
+                export = services.export_request(user=None, school=school, filters=DeclarationFilters())
             started, peak = time.perf_counter(), 0
             while True:
                 peak = max(peak, tree_peak_kb(worker.pid))

@@ -4,29 +4,22 @@ of an association.
 
 Counts only, never a carer's name: association admins see these figures for their members'
 schools but never their families. Who is asked and where each carer stands are the rules of the
-status page (declarations.selectors: carers asked to sign, up_to_date_lookups, carer_state),
-counted in the database, so each page takes the same number of queries however many carers or
-member schools there are.
+status page (declarations.selectors), counted by the database: each page takes the same number of
+queries however many carers or member schools there are.
 
-Counted set by set, not carer by carer: where each carer stands is decided from three sets of
-carer ids (with a declaration that counts, whose latest such declaration is a paper one, with a
-decline that counts) that the database works out once per query, where carer_state's subqueries
-run once per carer; and a school's figures are counted from one row per carer and child rather
-than by three queries each working out every carer's state again. On the scale dataset
-(demo.scale_data: 50 schools, 40,000 carers) that took the largest school's page from about
-170 to 12 ms of database time and the association's from about 260 ms (730 ms once PostgreSQL
-judged it costly enough to JIT-compile on every request) to 55 ms (bench/profiles/dashboards.md).
+Where each carer stands is decided from three sets of carer ids (with a declaration that counts,
+whose latest such declaration is a paper one, with a decline that counts), each a subquery that
+does not depend on the carer counted, so the database works each set out once per query rather
+than once per carer.
 """
 
 from __future__ import annotations
 
 import datetime
-import functools
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from django.db import connections, router
 from django.db.models import Case, CharField, Count, Exists, Min, OuterRef, Q, Value, When
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -104,7 +97,7 @@ class Group:
 
 @dataclass(frozen=True)
 class Timeline:
-    """Carers who have signed, day by day, from the day the version was published to today.
+    """Carers who have signed, day by day, from the day the signing baseline was published to today.
 
     Each carer counts once, on the day of their first declaration that counts, so the last
     running total is the number signed.
@@ -128,7 +121,7 @@ class Timeline:
 @dataclass
 class SchoolCompletion:
     school: Organisation
-    version: CodeVersion  # the version to sign: signing it, or any later version, counts
+    baseline: CodeVersion  # the signing baseline: signing it, or any later version, counts
     in_force: CodeVersion  # the same, or a later correction that did not need signing again
     figures: Figures
     by_year_group: list[Group] = field(default_factory=list)
@@ -140,7 +133,7 @@ class SchoolCompletion:
 class SigningTarget:
     """What a school's carers are asked to sign now."""
 
-    version: CodeVersion  # the latest version in force that required signing
+    baseline: CodeVersion  # the signing baseline: the latest version in force that required signing
     in_force: CodeVersion
     shared: bool  # the association's code, not the school's own
 
@@ -169,80 +162,55 @@ class AssociationCompletion:
 # One school.
 
 
-def school_completion(school: Organisation, version: CodeVersion, *, today: datetime.date | None = None) -> SchoolCompletion:
-    """The school's figures for `version` (declarations.selectors.version_to_sign): overall, by
-    year group (N, R, 1 to 13), by registration group, and day by day since the version to sign
-    was published. Carers whose only children have left are not asked, so not counted.
+def school_completion(
+    school: Organisation, in_force: CodeVersion, *, today: datetime.date | None = None
+) -> SchoolCompletion:
+    """The school's figures for the version in force (declarations.selectors.version_to_sign):
+    overall, by year group (N, R, 1 to 13), by registration group, and day by day since the
+    signing baseline was published. Carers whose only children have left are not asked, so not
+    counted; a carer with children in two groups counts once in each.
 
-    A fixed number of queries (two), whatever the number of carers: one row per link between a
-    carer asked to sign and a child on roll, with where the carer stands, counted here; and
-    when each carer first signed, for the chart.
+    Four queries, whatever the number of carers: the carers asked to sign counted by where they
+    stand, the same counted by their children's year groups and by their registration groups, and
+    how many first signed on each day, for the chart.
     """
-    baseline = signing_baseline(version.code, version)
-    alias = router.db_for_read(PupilCarer)
-    sql, params = _links_sql(alias, school.pk, baseline.code_id, baseline.number)
-    with connections[alias].cursor() as cursor:
-        cursor.execute(sql, params)
-        links = cursor.fetchall()
-    # A carer's state is the same on each of their rows; a carer with children in two groups
-    # counts in both, once in each (hence the sets of (group, carer, state)).
-    state_of = {carer_id: state for carer_id, state, _year_group, _reg_group in links}
-    in_year_group = {(year_group, carer_id, state) for carer_id, state, year_group, _reg_group in links}
-    in_reg_group = {(reg_group, carer_id, state) for carer_id, state, _year_group, reg_group in links}
+    baseline = signing_baseline(in_force.code, in_force)
+    sets = answered_sets(Q(school=school, **up_to_date_lookups(baseline.code_id, baseline.number)))
+    asked = carers_with_responsibility([school])
+    overall = asked.annotate(state=counted_state([(Q(), sets)])).values("state").annotate(n=Count("pk")).order_by()
+    # Each link between a carer asked to sign and a child on roll at the school (a carer's
+    # children are at the carer's school), with where the carer stands.
+    links = PupilCarer.objects.filter(
+        parental_responsibility=True,
+        pupil__school=school,
+        pupil__on_roll=True,
+        carer__in=asked,
+    ).annotate(state=counted_state([(Q(), sets)], carer="carer", email="carer__email"))
+    figures = Figures.from_states(Counter({row["state"]: row["n"] for row in overall}))
     return SchoolCompletion(
         school=school,
-        version=baseline,
-        in_force=version,
-        figures=Figures.from_states(Counter(state_of.values())),
+        baseline=baseline,
+        in_force=in_force,
+        figures=figures,
         by_year_group=sorted(
-            _groups(in_year_group, lambda key: YEAR_GROUP_LABELS.get(key, key)),
+            _groups(links, "pupil__year_group", lambda key: YEAR_GROUP_LABELS.get(key, key)),
             key=lambda group: (YEAR_GROUP_ORDER.get(group.key, len(YEAR_GROUP_ORDER)), group.key),
         ),
         by_reg_group=sorted(
-            _groups(in_reg_group, lambda key: key or NO_REG_GROUP),
+            _groups(links, "pupil__reg_group", lambda key: key or NO_REG_GROUP),
             key=lambda group: (group.key == "", _natural(group.key)),
         ),
-        timeline=_timeline(school, state_of, baseline, today=today),
+        timeline=_timeline(school, asked, figures.asked, baseline, today=today),
     )
 
 
-@functools.lru_cache(maxsize=1024)
-def _links_sql(alias: str, school_id: int, code_id: int, baseline_number: int) -> tuple[str, tuple]:
-    """The SQL and parameters of school_completion's main query: (carer id, state, year group,
-    registration group) for each link between a carer asked to sign and a child on roll.
-
-    Built by the ORM once per process for each school and version to sign, then run afresh on
-    every request: the text of the query is all that is kept, never a figure, so a signature
-    made a second ago counts. Building it (three subqueries in a CASE) took about 2 ms of each
-    request's 25 (bench/profiles/dashboards.md). The rows need no conversion from the database's
-    types on any backend (whole numbers and strings), so they are read without the ORM's.
-    """
-    sets = answered_sets(Q(school_id=school_id, **up_to_date_lookups(code_id, baseline_number)))
-    # The carers asked to sign (schools.selectors.carers_with_responsibility: not erased, with
-    # parental responsibility for a pupil on roll; a carer's children are at the carer's school),
-    # one row per such pupil.
-    links = (
-        PupilCarer.objects.using(alias)
-        .filter(
-            parental_responsibility=True,
-            pupil__school_id=school_id,
-            pupil__on_roll=True,
-            carer__school_id=school_id,
-            carer__erased_at__isnull=True,
-        )
-        .annotate(state=counted_state([(Q(), sets)], carer="carer", email="carer__email"))
-        .values_list("carer_id", "state", "pupil__year_group", "pupil__reg_group")
-        .order_by()
-    )
-    sql, params = links.query.get_compiler(using=alias).as_sql()
-    return sql, tuple(params)
-
-
-def _groups(memberships: set[tuple[str, int, str]], label) -> list[Group]:
-    """Each group's carers counted by where they stand, from (group, carer id, state) triples."""
+def _groups(links, group: str, label) -> list[Group]:
+    """Each group's carers (counted once however many of their children are in it) by where they
+    stand; `group` names the pupil's field the links are grouped by."""
     counts: dict[str, Counter] = defaultdict(Counter)
-    for (key, state), n in Counter((key, state) for key, _carer_id, state in memberships).items():
-        counts[key][state] = n
+    rows = links.values(group, "state").annotate(n=Count("carer", distinct=True)).order_by()
+    for row in rows:
+        counts[row[group]][row["state"]] = row["n"]
     return [Group(key, label(key), Figures.from_states(states)) for key, states in counts.items()]
 
 
@@ -251,21 +219,20 @@ def _natural(text: str) -> list:
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", text)]
 
 
-def _timeline(school, state_of: dict[int, str], baseline: CodeVersion, *, today: datetime.date | None) -> Timeline:
-    """One query: when each carer of the school first made a declaration that counts; the carers
-    asked (`state_of`) counted by that day, in the school's time zone.
-
-    The earliest local day rather than the local day of the earliest time (the same day): a
-    date the database returns as one, with no conversion of each row in Python. Read from the
-    declaration_counting index, which carries signed_at for it (migration 0006)."""
+def _timeline(school, asked, asked_count: int, baseline: CodeVersion, *, today: datetime.date | None) -> Timeline:
+    """How many of the carers asked first made a declaration that counts on each day, in the
+    school's time zone. The earliest local day of a carer's declarations is the local day of
+    their earliest, so the database returns dates and nothing is converted row by row."""
     first_signed = (
-        Declaration.objects.filter(school=school, **up_to_date_lookups(baseline.code_id, baseline.number))
+        Declaration.objects.filter(
+            school=school, carer__in=asked, **up_to_date_lookups(baseline.code_id, baseline.number)
+        )
         .values("carer_id")
         .annotate(day=Min(TruncDate("signed_at")))
-        .values_list("carer_id", "day")
+        .values_list("day", flat=True)
         .order_by()
     )
-    per_day = Counter(day for carer_id, day in first_signed if carer_id in state_of)
+    per_day = Counter(first_signed)
     days, running = [], 0
     for day in sorted(per_day):
         running += per_day[day]
@@ -274,7 +241,7 @@ def _timeline(school, state_of: dict[int, str], baseline: CodeVersion, *, today:
     end = today or timezone.localdate()
     if days:
         start, end = min(start, days[0][0]), max(end, days[-1][0])
-    return Timeline(start=start, end=max(start, end), days=days, asked=len(state_of))
+    return Timeline(start=start, end=max(start, end), days=days, asked=asked_count)
 
 
 # Where each carer stands, set by set.
@@ -323,7 +290,7 @@ def counted_state(groups: list[tuple[Q, AnsweredSets]], *, carer: str = "pk", em
     Standing.NO_EMAIL or "outstanding"). `groups` pairs which carers (a condition on the model
     queried) with the sets that count for them. `carer` and `email` name the carer and their
     e-mail address on that model ("carer" and "carer__email" from PupilCarer).
-    tests/declarations/test_dashboard.py holds the figures to the status page's."""
+    tests/evidence/test_dashboard.py holds the figures to the status page's."""
     answered = []
     for who, sets in groups:
         answered += [
@@ -345,7 +312,7 @@ def counted_state(groups: list[tuple[Q, AnsweredSets]], *, carer: str = "pk", em
 def signing_targets(schools: list[Organisation], on: datetime.date | None = None) -> dict[int, SigningTarget | None]:
     """For each school (by id), what its carers are asked to sign now, in two queries however
     many schools: the many-schools form of declarations.selectors.version_to_sign and
-    signing_baseline (tests/declarations/test_dashboard.py holds them to the same answers).
+    signing_baseline (tests/evidence/test_dashboard.py holds them to the same answers).
 
     A school uses its own code if it has one, otherwise its association's (codes.services.
     code_for_school); the version in force is the latest published one whose effective date has
@@ -384,7 +351,7 @@ def _signing_targets(schools, on) -> tuple[dict[int, SigningTarget | None], list
             key=lambda v: v.number,
             default=in_force,
         )
-        targets[school.pk] = SigningTarget(version=baseline, in_force=in_force, shared=school.pk not in code_of)
+        targets[school.pk] = SigningTarget(baseline=baseline, in_force=in_force, shared=school.pk not in code_of)
     return targets, all_versions
 
 
@@ -403,7 +370,7 @@ def association_completion(association: Organisation, *, on: datetime.date | Non
         # database reads only those versions' declarations (by index).
         schools_with = defaultdict(list)
         for school_id, target in counted.items():
-            schools_with[(target.version.code_id, target.version.number)].append(school_id)
+            schools_with[(target.baseline.code_id, target.baseline.number)].append(school_id)
         groups = []
         for (code_id, baseline_number), school_ids in schools_with.items():
             # Every version of the code from the baseline on, whatever its status: when that is

@@ -2,13 +2,12 @@
 
 Every page shows or hands out carers' personal data, so every one needs a second factor
 (schools.mfa) and only a headteacher or office staff member of the school may use it
-(schools.permissions.family_schools): anyone else gets a 404. Every download is recorded in the
-school's audit log. Files are served from storage, as stored: a PDF is never re-rendered here.
+(schools.permissions.family_schools): anyone else gets a 404. What is handed out, and its record
+in the school's audit log, are evidence/services.py's; these views read the request, call a
+service and send its answer. Files are served as stored: a PDF is never re-rendered here.
 """
 
 from django.contrib import messages
-from django.core.files.storage import default_storage
-from django.db import transaction
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.cache import add_never_cache_headers
@@ -17,14 +16,13 @@ from django.views.decorators.http import require_http_methods, require_safe
 from codes.services import code_for_school, published_versions
 from declarations import selectors
 from declarations.models import Declaration
-from evidence import exports
+from evidence import services
+from evidence.exports import REGISTERS, DeclarationFilters
 from evidence.forms import ExportForm
 from evidence.models import Export
-from evidence.pdf import declaration_pdf_issue
 from schools import permissions
-from schools.audit import audit_record
 from schools.mfa import mfa_required
-from schools.models import AuditEvent, Pupil
+from schools.models import Pupil
 from schools.selectors import pupils_on_roll
 
 EXPORTS_SHOWN = 10
@@ -39,10 +37,15 @@ def _private(response):
     return response
 
 
-def _audit_export(request, school, **detail):
-    audit_record(
-        actor=request.user, school=school, action=AuditEvent.Action.EXPORT_DECLARATIONS, detail=detail, request=request
-    )
+def _attachment(download: services.Download):
+    if isinstance(download.content, bytes):
+        response = HttpResponse(download.content, content_type=download.content_type)
+        response["Content-Disposition"] = f'attachment; filename="{download.filename}"'
+    else:
+        response = FileResponse(
+            download.content, as_attachment=True, filename=download.filename, content_type=download.content_type
+        )
+    return _private(response)
 
 
 def _export_form(school, data=None) -> ExportForm:
@@ -65,10 +68,7 @@ def home(request, school_slug):
     school = _school(request, school_slug)
     form = _export_form(school, request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
-        filters = form.filters()
-        with transaction.atomic():
-            export = exports.export_request(school=school, filters=filters, user=request.user)
-            _audit_export(request, school, format="zip", filters=filters.as_dict(), export=export.pk)
+        export = services.export_request(user=request.user, school=school, filters=form.filters(), request=request)
         if export.total == 0:
             messages.info(request, "No declarations match what you chose; the ZIP will be empty.")
         return redirect("exports:detail", school_slug=school.slug, export_id=export.pk)
@@ -106,14 +106,11 @@ def detail(request, school_slug, export_id):
 @require_safe
 def download(request, school_slug, export_id):
     school = _school(request, school_slug)
-    export = get_object_or_404(Export, school=school, pk=export_id, status=Export.Status.DONE)
-    if not export.file or not default_storage.exists(export.file.name):
+    export = get_object_or_404(Export.objects.select_related("school"), school=school, pk=export_id)
+    download = services.export_download(user=request.user, export=export, request=request)
+    if download is None:
         raise Http404("No file.")
-    _audit_export(request, school, format="zip", export=export.pk, download=True, count=export.total)
-    response = FileResponse(
-        export.file.open("rb"), as_attachment=True, filename=exports.export_download_name(export), content_type="application/zip"
-    )
-    return _private(response)
+    return _attachment(download)
 
 
 @mfa_required
@@ -122,44 +119,29 @@ def register(request, school_slug, file_format):
     """The register as CSV or Excel, for the version in force (or ?version=N), optionally one
     year group (?year=) or registration group (?reg=)."""
     school = _school(request, school_slug)
-    exporter_class = {"csv": exports.RegisterCsv, "xlsx": exports.RegisterXlsx}.get(file_format)
-    if exporter_class is None:
+    if file_format not in REGISTERS:
         raise Http404("No such format.")
     try:
         version_number = int(request.GET.get("version", "") or 0) or None
     except ValueError:
         version_number = None
-    filters = exports.DeclarationFilters(
+    filters = DeclarationFilters(
         version=version_number,
         year_group=request.GET.get("year", "").strip()[:2],
         reg_group=request.GET.get("reg", "").strip()[:40],
     )
-    exporter = exporter_class(school, filters=filters)
-    if exporter.version() is None:
+    download = services.register_export(
+        user=request.user, school=school, file_format=file_format, filters=filters, request=request
+    )
+    if download is None:
         raise Http404("No such version.")
-    filename, content_type, data = exporter.render()
-    _audit_export(request, school, format=file_format, filters=filters.as_dict())
-    response = HttpResponse(data, content_type=content_type)
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return _private(response)
+    return _attachment(download)
 
 
 @mfa_required
 @require_safe
 def declaration_pdf(request, school_slug, declaration_id):
-    """One declaration's sealed PDF, as stored. If the background worker has not made it yet it
-    is made now (once: declaration_pdf_issue never makes a second)."""
+    """One declaration's sealed PDF, as stored (made now if the background worker has not yet)."""
     school = _school(request, school_slug)
     declaration = get_object_or_404(Declaration.objects.select_related("school", "version", "carer"), school=school, pk=declaration_id)
-    record = declaration_pdf_issue(declaration_id=declaration.pk)
-    audit_record(
-        actor=request.user,
-        school=school,
-        action=AuditEvent.Action.EXPORT_DECLARATIONS,
-        carer=declaration.carer,
-        detail={"format": "pdf", "declaration": declaration.pk},
-        request=request,
-    )
-    filename = exports.pdf_name(declaration, exports.pupils_named([declaration]))
-    response = FileResponse(record.file.open("rb"), as_attachment=True, filename=filename, content_type="application/pdf")
-    return _private(response)
+    return _attachment(services.declaration_pdf_download(user=request.user, declaration=declaration, request=request))

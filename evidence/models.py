@@ -1,5 +1,5 @@
 """Evidence out: the sealed PDF of each declaration, and bulk exports (evidence/pdf.py,
-evidence/exports.py).
+evidence/zip_exports.py).
 
 The tables keep the names they had when these models lived in the declarations app
 (Meta.db_table), so moving them changed no data.

@@ -11,7 +11,7 @@ PDF/A-3a (WeasyPrint's "pdf/a-3a" variant: PDF/A-3 with structure tags, so headi
 order, title and language are there for screen readers), in DejaVu fonts from the system, with
 nothing fetched from anywhere (images are embedded as data: URIs; every other URL is refused).
 
-Rendering happens once, in the background (evidence.tasks.render_declaration_pdf, queued when
+Rendering happens once, in the background (render_declaration_pdf below, queued when
 a declaration is committed), and is retry-safe: the declaration row is locked while its PDF is
 made, and a declaration that already has one is left alone, so rendering twice yields one stored
 file and one recorded hash.
@@ -22,10 +22,8 @@ from __future__ import annotations
 import base64
 import datetime
 import hashlib
-import io
 import re
 import secrets
-import threading
 import uuid
 import zoneinfo
 from dataclasses import dataclass
@@ -43,7 +41,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import slugify
-from PIL import Image
+from qrcode.image.svg import SvgPathImage
 
 from codes.markup import render_markdown
 from declarations.models import Declaration, SigningRequest
@@ -152,7 +150,7 @@ def evidence_trail(declaration: Declaration) -> list[TrailEvent]:
             events.append(TrailEvent("Link first opened", Moment(request.opened_at)))
     if declaration.method == Declaration.Method.PAPER:
         events.append(TrailEvent("Signed on paper (the date written on the form)", day=_uk_date(declaration.signed_at)))
-        staff = _staff_name(declaration.recorded_by)
+        staff = staff_name(declaration.recorded_by, "a member of staff")
         events.append(TrailEvent(f"Paper form recorded in the portal by {staff}, with a scan", Moment(declaration.recorded_at)))
     else:
         events.append(TrailEvent("Signed online: the declaration was submitted", Moment(declaration.signed_at)))
@@ -170,9 +168,10 @@ def _uk_date(moment: datetime.datetime) -> datetime.date:
     return timezone.localtime(moment, timezone=UK).date()
 
 
-def _staff_name(user) -> str:
+def staff_name(user, unknown: str = "") -> str:
+    """A member of staff as evidence names them: their full name, else their username."""
     if user is None:
-        return "a member of staff"
+        return unknown
     return user.get_full_name().strip() or user.get_username()
 
 
@@ -202,22 +201,9 @@ def _logo_data_uri(school) -> str:
 
 
 def _qr_data_uri(url: str) -> str:
-    """The link as a QR code: a PNG of one pixel per module, scaled up by the PDF viewer without
-    smoothing (image-rendering: pixelated in the stylesheet), so the squares stay sharp.
-
-    Drawn as SVG, its hundreds of rectangles were a tenth of WeasyPrint's time on the whole PDF;
-    a 1-bit image is one small picture. The mask is fixed rather than chosen by trying all
-    eight (a tenth of the QR code's cost): any mask is a valid code, and a link this short,
-    printed this large, scans either way."""
-    qr = qrcode.QRCode(border=2, mask_pattern=0)
-    qr.add_data(url)
-    qr.make(fit=True)
-    matrix = qr.get_matrix()
-    image = Image.new("1", (len(matrix), len(matrix)), 1)
-    image.putdata([0 if dark else 1 for row in matrix for dark in row])
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", optimize=True)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    """The link as a QR code: an SVG drawn by qrcode as one path, so it stays sharp at any size."""
+    image = qrcode.make(url, image_factory=SvgPathImage, border=2)
+    return "data:image/svg+xml;base64," + base64.b64encode(image.to_string()).decode("ascii")
 
 
 def _brand_colour(school) -> str:
@@ -258,7 +244,7 @@ def pdf_context(declaration: Declaration, *, verification_code: str, rendered_at
         "signed": Moment(declaration.signed_at),
         "signed_on": _uk_date(declaration.signed_at),
         "is_paper": declaration.method == Declaration.Method.PAPER,
-        "recorded_by": _staff_name(declaration.recorded_by),
+        "recorded_by": staff_name(declaration.recorded_by, "a member of staff"),
         "recorded": Moment(declaration.recorded_at),
         "scan_sha256": _scan_sha256(declaration),
         "trail": evidence_trail(declaration),
@@ -275,57 +261,17 @@ def pdf_context(declaration: Declaration, *, verification_code: str, rendered_at
 def render_pdf(declaration: Declaration, *, verification_code: str, rendered_at=None) -> bytes:
     """The declaration as PDF bytes (not sealed): pure rendering, nothing stored."""
     # Imported here: WeasyPrint loads Pango and fonts, which only the processes that render need.
-    from weasyprint import HTML
+    from weasyprint import CSS, HTML
+    from weasyprint.urls import URLFetcher
 
     context = pdf_context(declaration, verification_code=verification_code, rendered_at=rendered_at or timezone.now())
-    html = render_to_string("pdf/declaration.html", context)
-    kept = _weasyprint_kept()
-    return HTML(string=html, url_fetcher=kept.fetcher, base_url=settings.PORTAL_BASE_URL + "/").write_pdf(
-        stylesheets=[kept.stylesheet(context["brand_colour"])],
-        font_config=kept.font_config,
-        pdf_variant=PDF_VARIANT,
-    )
-
-
-class _WeasyPrintKept:
-    """What WeasyPrint needs for every PDF and can reuse, made once per thread and kept.
-
-    - the URL fetcher, for data: URIs only (no network, no files: everything is inline). Making
-      one builds an SSL context, loading the system's certificate authorities (some 40 ms),
-      although it never connects anywhere;
-    - the font configuration: a new one starts Pango's font map afresh, so every PDF would load
-      and measure its fonts again;
-    - the stylesheet, parsed, for each brand colour (the only thing in it that varies).
-
-    Per thread, because Pango's font map is not to be shared between threads.
-    """
-
-    def __init__(self):
-        from weasyprint.text.fonts import FontConfiguration
-        from weasyprint.urls import URLFetcher
-
-        self.fetcher = URLFetcher(allowed_protocols={"data"})
-        self.font_config = FontConfiguration()
-        self._stylesheets = {}
-
-    def stylesheet(self, brand_colour: str):
-        from weasyprint import CSS
-
-        if brand_colour not in self._stylesheets:
-            if len(self._stylesheets) >= 100:  # a few schools' colours per worker, but never unbounded
-                self._stylesheets.clear()
-            css = render_to_string("pdf/declaration.css", {"brand_colour": brand_colour})
-            self._stylesheets[brand_colour] = CSS(string=css, url_fetcher=self.fetcher, font_config=self.font_config)
-        return self._stylesheets[brand_colour]
-
-
-_kept = threading.local()
-
-
-def _weasyprint_kept() -> _WeasyPrintKept:
-    if not hasattr(_kept, "weasyprint"):
-        _kept.weasyprint = _WeasyPrintKept()
-    return _kept.weasyprint
+    fetcher = URLFetcher(allowed_protocols={"data"})  # everything is inline: nothing is fetched
+    stylesheet = CSS(string=render_to_string("pdf/declaration.css", context), url_fetcher=fetcher)
+    return HTML(
+        string=render_to_string("pdf/declaration.html", context),
+        url_fetcher=fetcher,
+        base_url=settings.PORTAL_BASE_URL + "/",
+    ).write_pdf(stylesheets=[stylesheet], pdf_variant=PDF_VARIANT)
 
 
 # The service.
@@ -342,7 +288,7 @@ def declaration_pdf_issue(*, declaration_id: int) -> DeclarationPdf:
     existing = DeclarationPdf.objects.filter(declaration_id=declaration_id).first()
     if existing is not None:
         return existing
-    from evidence.seal import seal_pdf
+    from evidence.seal import seal_pdf  # here: pyHanko takes most of a second to import
 
     with transaction.atomic():
         Declaration.objects.select_for_update(no_key=True).filter(pk=declaration_id).values_list("pk").get()
@@ -377,8 +323,9 @@ def declaration_pdf_issue(*, declaration_id: int) -> DeclarationPdf:
     return record
 
 
-def pdf_download_name(declaration: Declaration) -> str:
-    """What a downloaded copy is called: the school and version, not the family."""
+def carer_copy_name(declaration: Declaration) -> str:
+    """What the carer's own copy is called (downloaded, or attached to their e-mail): the school
+    and version, never the family."""
     return f"declaration-{slugify(declaration.school.name)[:60]}-v{declaration.version.number}.pdf"
 
 

@@ -11,7 +11,7 @@ from codes.markup import render_markdown
 from declarations import selectors
 from declarations.session import signing_session
 from evidence.models import DeclarationPdf
-from evidence.pdf import pdf_download_name
+from evidence.pdf import carer_copy_name
 from portal.pages import see_other, signing_page
 
 
@@ -60,5 +60,5 @@ def copy(request):
         response.headers["Retry-After"] = "5"
         return response
     return FileResponse(
-        record.file.open("rb"), as_attachment=True, filename=pdf_download_name(declaration), content_type="application/pdf"
+        record.file.open("rb"), as_attachment=True, filename=carer_copy_name(declaration), content_type="application/pdf"
     )

@@ -4,7 +4,7 @@ from django.dispatch import receiver
 
 from declarations.signals import declaration_recorded
 from evidence.models import DeclarationPdf
-from evidence.pdf import pdf_download_name, render_declaration_pdf, verification_url
+from evidence.pdf import carer_copy_name, render_declaration_pdf, verification_url
 from evidence.retention import retention_step
 from portal.tasks import enqueue_with_transaction
 from sending.scheduler import register_step
@@ -28,6 +28,6 @@ def attach_declaration_pdf(sender, declaration, **kwargs) -> dict:
     record = DeclarationPdf.objects.filter(declaration=declaration).first()
     return {
         "pdf": record,
-        "pdf_filename": pdf_download_name(declaration) if record else "",
+        "pdf_filename": carer_copy_name(declaration) if record else "",
         "verify_page": verification_url(record.verification_code) if record else "",
     }

@@ -28,8 +28,8 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from declarations.models import Declaration
-from evidence.exports import EXPORT_KEEP_DAYS
 from evidence.models import DeclarationPdf, Export
+from evidence.zip_exports import EXPORT_KEEP_DAYS
 from schools.audit import audit_record
 from schools.models import AuditEvent, Organisation, Pupil, PupilCarer
 

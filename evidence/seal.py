@@ -25,12 +25,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from asn1crypto import cms
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 from django.conf import settings
@@ -40,7 +38,6 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.metadata.model import VENDOR as PYHANKO
 from pyhanko.sign import signers
 from pyhanko.sign.fields import MDPPerm, SigSeedSubFilter
-from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
 logger = logging.getLogger(__name__)
 
@@ -61,29 +58,6 @@ class PortalCertificate:
     @property
     def subject(self) -> str:
         return self.certificate.subject.human_friendly
-
-    @functools.cached_property
-    def reserved_bytes(self) -> int:
-        """The room a seal by this certificate takes in a PDF, worked out once.
-
-        Left to itself, pyHanko works it out for every PDF by making a whole trial signature
-        (a third of what sealing cost). The size depends only on the key and certificate, since
-        the portal's seals carry no timestamp and no revocation data; this is pyHanko's own
-        estimate (the trial signature's length in hex, and half as much again for safety).
-        """
-        from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
-
-        async def trial():
-            return await self.signer.async_sign(
-                hashlib.sha256().digest(),
-                "sha256",
-                use_pades=True,
-                dry_run=True,
-                signed_attr_settings=PdfCMSSignedAttributes(signing_time=datetime.datetime.now(datetime.UTC)),
-            )
-
-        length = len(outside_event_loop(asyncio.run, trial()).dump()) * 2
-        return length + 2 * (length // 4)
 
 
 def certificate_fingerprint(certificate: asn1_x509.Certificate) -> str:
@@ -114,116 +88,14 @@ def portal_certificate() -> PortalCertificate:
     return _load(path, password, modified)
 
 
-class KeptKeySigner(signers.SimpleSigner):
-    """pyHanko's SimpleSigner, parsing its private key once rather than for every signature.
-
-    SimpleSigner.sign_raw loads the key from DER each time it signs, and for an RSA key OpenSSL
-    checks the key as it loads it: about a tenth of a second for the 3,072-bit development key,
-    a quarter of what sealing a PDF cost. Here the loaded key is kept; the signature is the same
-    (PKCS#1 v1.5 for RSA, ECDSA for EC keys, as SimpleSigner makes them); any other mechanism
-    (RSA-PSS, EdDSA) goes to SimpleSigner as before.
-    """
-
-    @classmethod
-    def of(cls, signer: signers.SimpleSigner) -> KeptKeySigner:
-        return cls(
-            signing_cert=signer.signing_cert,
-            signing_key=signer.signing_key,
-            cert_registry=signer.cert_registry,
-            signature_mechanism=signer.signature_mechanism,
-        )
-
-    @functools.cached_property
-    def private_key(self):
-        return serialization.load_der_private_key(self.signing_key.dump(), password=None)
-
-    @functools.cached_property
-    def _signed_attrs_templates(self) -> dict[tuple[str, int], tuple[bytes, bytes]]:
-        return {}
-
-    async def signed_attrs(
-        self,
-        data_digest: bytes,
-        digest_algorithm: str,
-        attr_settings=None,
-        content_type="data",
-        use_pades=False,
-        timestamper=None,
-        dry_run=False,
-        is_pdf_sig=True,
-    ):
-        """The signed attributes of a seal, as pyHanko makes them, made once per digest algorithm.
-
-        A portal seal's signed attributes (PAdES: content type, message digest, and the signing
-        certificate's hash and issuer) are the same for every PDF but for the document's digest,
-        and pyHanko spends some 8 ms assembling them with asn1crypto, over half of what sealing
-        a PDF costs. So pyHanko makes them once, around a random stand-in for the digest, and
-        every seal after that is those bytes with its own digest in the stand-in's place (same
-        length, so the DER around it holds). Anything else (a timestamp, revocation data, CAdES
-        extras, another content type) goes to pyHanko as before.
-        """
-
-        def by_pyhanko(digest):
-            return super(KeptKeySigner, self).signed_attrs(
-                digest,
-                digest_algorithm,
-                attr_settings=attr_settings,
-                content_type=content_type,
-                use_pades=use_pades,
-                timestamper=timestamper,
-                dry_run=dry_run,
-                is_pdf_sig=is_pdf_sig,
-            )
-
-        plain = (
-            use_pades
-            and is_pdf_sig
-            and not dry_run
-            and timestamper is None
-            and content_type == "data"
-            and self.signed_attr_prov_spec is None
-            and (attr_settings is None or (
-                attr_settings.cades_signed_attrs is None
-                and getattr(attr_settings, "adobe_revinfo_attr", None) is None
-            ))
-        )
-        if not plain:
-            return await by_pyhanko(data_digest)
-        key = (digest_algorithm, len(data_digest))
-        template = self._signed_attrs_templates.get(key)
-        if template is None:
-            stand_in = os.urandom(len(data_digest))
-            encoded = (await by_pyhanko(stand_in)).dump()
-            if encoded.count(stand_in) != 1:  # (never, with 256 random bits; but then, pyHanko's way)
-                return await by_pyhanko(data_digest)
-            template = self._signed_attrs_templates[key] = (encoded, stand_in)
-        encoded, stand_in = template
-        return cms.CMSAttributes.load(encoded.replace(stand_in, data_digest))
-
-    def sign_raw(self, data: bytes, digest_algorithm: str) -> bytes:
-        mechanism = self.get_signature_mechanism_for_digest(digest_algorithm)
-        try:
-            algorithm = mechanism.signature_algo
-        except ValueError:
-            algorithm = mechanism["algorithm"].native
-        key = self.private_key
-        if algorithm == "rsassa_pkcs1v15" and isinstance(key, rsa.RSAPrivateKey):
-            return key.sign(data, PKCS1v15(), get_pyca_cryptography_hash(digest_algorithm))
-        if algorithm == "ecdsa" and isinstance(key, ec.EllipticCurvePrivateKey):
-            return key.sign(data, ec.ECDSA(get_pyca_cryptography_hash(digest_algorithm)))
-        return super().sign_raw(data, digest_algorithm)
-
-
 @functools.lru_cache(maxsize=4)
 def _load(path: str, password: str, modified: int) -> PortalCertificate:
     """Load once per process (and again if the file changes: `modified` is in the cache key)."""
     with open(path, "rb") as file:
         data = file.read()
     try:
-        signer = KeptKeySigner.of(
-            signers.SimpleSigner.load_pkcs12_data(
-                data, other_certs=[], passphrase=password.encode("utf-8") if password else None
-            )
+        signer = signers.SimpleSigner.load_pkcs12_data(
+            data, other_certs=[], passphrase=password.encode("utf-8") if password else None
         )
     except ValueError:
         raise ImproperlyConfigured(
@@ -334,9 +206,7 @@ def seal_pdf(data: bytes, *, certificate: PortalCertificate | None = None) -> tu
         reason="Sealed by the codes of conduct portal: an unaltered record of a declaration",
         location=settings.PORTAL_BASE_URL,
     )
-    output = outside_event_loop(
-        signers.sign_pdf, writer, metadata, signer=certificate.signer, bytes_reserved=certificate.reserved_bytes
-    )
+    output = outside_event_loop(signers.sign_pdf, writer, metadata, signer=certificate.signer)
     return output.getvalue(), certificate
 
 

@@ -30,8 +30,6 @@ from schools.models import AuditEvent
 
 logger = logging.getLogger(__name__)
 
-NOT_VALID = "not valid"
-
 
 @dataclass(frozen=True)
 class DeclarationSummary:

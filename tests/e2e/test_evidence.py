@@ -6,7 +6,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from evidence import exports
+from evidence import zip_exports
 from evidence.pdf import declaration_pdf_issue
 from schools.models import Organisation, StaffRole
 from tests.declarations.evidence import sign_online
@@ -78,7 +78,7 @@ def test_office_staff_ask_for_a_zip_and_download_it(page, whitefield_pdf, sign_i
     axe_audit.check(page)
 
     export = school.exports.get()
-    exports.export_build(export_id=export.pk)  # what the worker does
+    zip_exports.export_build(export_id=export.pk)  # what the worker does
     page.get_by_role("link", name="Refresh now").click()
     expect(page.get_by_role("status")).to_contain_text("Ready")
     axe_audit.check(page)

@@ -11,14 +11,17 @@ from io import StringIO
 
 import openpyxl
 import pytest
+from django.core.exceptions import PermissionDenied
 from django.core.management import call_command
 
 from declarations import services
 from declarations.models import Declaration
-from evidence import exports
-from evidence.exports import DeclarationFilters, DeclarationsZip, RegisterCsv, RegisterXlsx, build_export, neutralise
+from evidence import services as evidence_services
+from evidence import zip_exports
+from evidence.exports import DeclarationFilters, RegisterCsv, RegisterXlsx, neutralise
 from evidence.models import DeclarationPdf, Export
 from evidence.pdf import declaration_pdf_issue
+from evidence.zip_exports import DeclarationsZip, build_export
 from schools.models import AuditEvent, StaffRole
 from tests.declarations.evidence import many_families, sign_on_paper, sign_online
 from tests.declarations.factories import add_child, family, issued_link
@@ -153,13 +156,13 @@ def test_staff_ask_for_a_zip_the_task_builds_it_with_progress_and_they_download_
 
 def test_a_failed_export_says_so(staff, school, version, media, monkeypatch):
     sign_online(family(school), version)
-    export = exports.export_request(school=school, filters=DeclarationFilters(), user=None)
+    export = evidence_services.export_request(user=None, school=school, filters=DeclarationFilters())
 
     def broken(**kwargs):
         raise RuntimeError("storage is full")
 
-    monkeypatch.setattr(exports, "declaration_pdf_issue", broken)
-    assert exports.export_build(export_id=export.pk) == "failed"
+    monkeypatch.setattr(zip_exports, "declaration_pdf_issue", broken)
+    assert zip_exports.export_build(export_id=export.pk) == "failed"
     text = page(staff.get(f"/staff/exports/{school.slug}/{export.pk}/"))
     assert "It could not be built." in text and "RuntimeError: storage is full" in text
     assert staff.get(f"/staff/exports/{school.slug}/{export.pk}/download/").status_code == 404
@@ -331,8 +334,8 @@ def evidence_views(school, declaration, export):
 @pytest.fixture
 def ours(school, version, media):
     declaration = sign_online(family(school), version)
-    export = exports.export_request(school=school, filters=DeclarationFilters(), user=None)
-    exports.export_build(export_id=export.pk)
+    export = evidence_services.export_request(user=None, school=school, filters=DeclarationFilters())
+    zip_exports.export_build(export_id=export.pk)
     return declaration, export
 
 
@@ -346,11 +349,12 @@ def test_staff_of_the_school_may(client, verified_client, school, ours, role):
 
 @pytest.mark.parametrize("role", [StaffRole.Role.HEADTEACHER, StaffRole.Role.OFFICE])
 def test_staff_of_another_school_get_404(client, verified_client, school, other_school, ours, role):
-    verified_client(client, StaffRoleFactory(organisation=other_school, role=role).user)
+    outsider = StaffRoleFactory(organisation=other_school, role=role).user
+    verified_client(client, outsider)
     for method, url in evidence_views(school, *ours):
         assert getattr(client, method)(url).status_code == 404, url
     assert Export.objects.count() == 1
-    assert not AuditEvent.objects.filter(action="export_declarations").exists()
+    assert not AuditEvent.objects.filter(action="export_declarations", actor=outsider).exists()
 
 
 def test_an_association_admin_gets_404(client, verified_client, school, association, ours):
@@ -376,6 +380,31 @@ def test_anonymous_visitors_go_to_sign_in_and_unverified_staff_to_their_second_f
     for method, url in evidence_views(school, *ours):
         response = getattr(client, method)(url)
         assert response.status_code == 302 and "/staff/account/" in response["Location"], url
+
+
+def test_every_export_service_refuses_staff_who_may_not_see_the_schools_families(school, other_school, association, ours):
+    """The services check for themselves, whoever calls them: nothing is handed out or recorded."""
+    declaration, export = ours
+    school.association = association
+    school.save()
+    events = AuditEvent.objects.count()
+
+    def each_service(user):
+        filters = DeclarationFilters()
+        yield lambda: evidence_services.export_request(user=user, school=school, filters=filters)
+        yield lambda: evidence_services.export_download(user=user, export=export)
+        yield lambda: evidence_services.register_export(user=user, school=school, file_format="csv", filters=filters)
+        yield lambda: evidence_services.declarations_zip_write(user=user, school=school, filters=filters, file=io.BytesIO())
+        yield lambda: evidence_services.declaration_pdf_download(user=user, declaration=declaration)
+
+    for outsider in (
+        StaffRoleFactory(organisation=other_school, role=StaffRole.Role.HEADTEACHER).user,
+        StaffRoleFactory(organisation=association, role=StaffRole.Role.ASSOCIATION_ADMIN).user,
+    ):
+        for call in each_service(outsider):
+            with pytest.raises(PermissionDenied):
+                call()
+    assert AuditEvent.objects.count() == events and Export.objects.count() == 1
 
 
 def test_the_exports_page_lists_recent_exports_and_offers_the_registers(staff, school, version, ours):

@@ -162,10 +162,11 @@ def test_after_deletion_its_pdf_is_reported_as_deleted_under_retention(families,
 
 
 def test_finished_zip_exports_are_deleted_after_seven_days(families, school, now, django_capture_on_commit_callbacks):
-    from evidence import exports
+    from evidence import services, zip_exports
+    from evidence.exports import DeclarationFilters
 
-    export = exports.export_request(school=school, filters=exports.DeclarationFilters(), user=None)
-    exports.export_build(export_id=export.pk)
+    export = services.export_request(user=None, school=school, filters=DeclarationFilters())
+    zip_exports.export_build(export_id=export.pk)
     export.refresh_from_db()
     name = export.file.name
     now.move_to(datetime.datetime(2026, 11, 29, 12, 0, tzinfo=datetime.UTC))

@@ -1,7 +1,7 @@
 """manage.py export_declarations SCHOOL_SLUG --format zip|csv|xlsx --out FILE [--version N]
                                 [--year Y] [--reg R] [--from YYYY-MM-DD] [--to YYYY-MM-DD]
 
-The same exporters as the staff pages (evidence/exports.py), run here and now: a ZIP of the
+The same services as the staff pages (evidence/services.py), run here and now: a ZIP of the
 chosen declarations' sealed PDFs (any not rendered yet are rendered first), or the register as
 CSV or Excel. Recorded in the school's audit log as an export from the command line.
 """
@@ -10,10 +10,13 @@ import datetime
 import time
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
-from evidence.exports import DeclarationFilters, DeclarationsZip, RegisterCsv, RegisterXlsx
-from schools.audit import audit_record
-from schools.models import AuditEvent, Organisation
+from evidence.exports import DeclarationFilters
+from evidence.services import declarations_zip_write, register_export
+from schools.models import Organisation
+
+SOURCE = "command line"
 
 
 def _day(text):
@@ -56,24 +59,19 @@ class Command(BaseCommand):
         started = time.monotonic()
         try:
             if format == "zip":
-                exporter = DeclarationsZip(school, filters=filters)
                 with open(out, "wb") as file:
-                    count = exporter.write_to(file)
+                    count = declarations_zip_write(user=None, school=school, filters=filters, file=file, source=SOURCE)
                 what = f"{count} declaration PDF{'s' if count != 1 else ''}"
             else:
-                exporter = (RegisterCsv if format == "csv" else RegisterXlsx)(school, filters=filters)
-                if exporter.version() is None:
-                    raise CommandError(f"{school.name} has no such version of its code.")
-                _, _, data = exporter.render()
-                with open(out, "wb") as file:
-                    file.write(data)
-                what = f"the register ({format.upper()}, {len(data):,} bytes)"
+                with transaction.atomic():  # a register that cannot be written is not recorded as exported
+                    download = register_export(
+                        user=None, school=school, file_format=format, filters=filters, source=SOURCE
+                    )
+                    if download is None:
+                        raise CommandError(f"{school.name} has no such version of its code.")
+                    with open(out, "wb") as file:
+                        file.write(download.content)
+                what = f"the register ({format.upper()}, {len(download.content):,} bytes)"
         except OSError as error:
             raise CommandError(f"Cannot write {out}: {error.strerror}.") from None
-        audit_record(
-            actor=None,
-            school=school,
-            action=AuditEvent.Action.EXPORT_DECLARATIONS,
-            detail={"format": format, "filters": filters.as_dict(), "source": "command line"},
-        )
         self.stdout.write(f"Wrote {what} for {school.name} to {out} in {time.monotonic() - started:.2f} s.")
