@@ -67,12 +67,17 @@ def version_fingerprint(version: CodeVersion) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+def codes_for_schools(schools) -> dict[int, Code | None]:
+    """The code each school (by id) uses: its own if it has one, otherwise its association's.
+    One query however many schools."""
+    owners = {school.pk for school in schools} | {school.association_id for school in schools if school.association_id}
+    codes = {code.owner_id: code for code in Code.objects.filter(owner_id__in=owners)}
+    return {school.pk: codes.get(school.pk) or codes.get(school.association_id) for school in schools}
+
+
 def code_for_school(school) -> Code | None:
-    """The code a school uses: its own if it has one, otherwise its association's."""
-    own = Code.objects.filter(owner=school).first()
-    if own is not None or school.association_id is None:
-        return own
-    return Code.objects.filter(owner_id=school.association_id).first()
+    """The code a school uses (codes_for_schools)."""
+    return codes_for_schools([school])[school.pk]
 
 
 def published_versions(code: Code):

@@ -28,7 +28,7 @@ from django.db.models import (
 from django.utils import timezone
 
 from codes.models import Code, CodeVersion
-from codes.services import code_for_school, published_versions, version_in_force
+from codes.services import codes_for_schools, published_versions, version_in_force
 from declarations.models import Declaration, Decline, SigningRequest
 from schools.models import Carer, Organisation, Pupil, PupilCarer
 from schools.selectors import pupils_on_roll
@@ -52,11 +52,21 @@ class SigningTarget:
         return {f"{prefix}version__code_id": self.required.code_id, f"{prefix}version__number__gte": self.required.number}
 
 
+def signing_targets(schools, on: datetime.date | None = None) -> dict[int, SigningTarget | None]:
+    """What each school's carers (by school id) are asked to sign on `on` (today), or None where
+    no code is in force: the one selector. Schools sharing a code (an association's) share the
+    answer, so it takes a few queries per code, not per school."""
+    codes = codes_for_schools(schools)
+    by_code = {}
+    for code in {code.pk: code for code in codes.values() if code is not None}.values():
+        in_force = version_in_force(code, on)
+        by_code[code.pk] = SigningTarget(in_force, signing_baseline(code, in_force)) if in_force else None
+    return {school_id: by_code[code.pk] if code else None for school_id, code in codes.items()}
+
+
 def signing_target(school: Organisation, on: datetime.date | None = None) -> SigningTarget | None:
-    """What the school's carers are asked to sign on `on` (today), or None with no code in force."""
-    code = code_for_school(school)
-    in_force = version_in_force(code, on) if code is not None else None
-    return SigningTarget(in_force, signing_baseline(in_force.code, in_force)) if in_force else None
+    """signing_targets for one school."""
+    return signing_targets([school], on)[school.pk]
 
 
 def version_to_sign(school: Organisation, on: datetime.date | None = None) -> CodeVersion | None:

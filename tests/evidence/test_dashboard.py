@@ -367,26 +367,36 @@ def test_association_rows_match_each_schools_own_page(halton, school, other_scho
     for row in completion.rows:
         version = selectors.version_to_sign(row.school)
         assert row.target.in_force == version
-        assert row.target.baseline == selectors.signing_baseline(version.code, version)
+        assert row.target.required == selectors.signing_baseline(version.code, version)
         assert row.figures == dashboard.school_completion(row.school, version).figures
 
 
-def test_signing_targets_agree_with_version_to_sign_for_every_kind_of_member(halton, school, members, now):
+def test_signing_targets_for_many_schools_follow_each_schools_own_code_or_its_associations(
+    halton, school, school_code, members, now
+):
+    """A school with a code of its own signs it (even before any version is in force); the other
+    members sign the association's, whose minor correction keeps version 1 as the one required."""
     scheduled = SchoolFactory(association=halton)
     own_future = CodeFactory(owner=scheduled)
-    published_version(own_future, effective_from=datetime.date(2027, 1, 1))
+    own_v1 = published_version(own_future, effective_from=datetime.date(2027, 1, 1))
     nothing = SchoolFactory(association=halton)
     CodeFactory(owner=nothing)  # a code with no published version: nothing to sign
+    shared_v1, correction = members.versions.order_by("number")
+    whitefield_v1 = school_code.versions.get()
     schools = list(halton.members.all())
-    for day in (datetime.date(2026, 9, 15), datetime.date(2026, 11, 22), datetime.date(2027, 2, 1)):
-        targets = dashboard.signing_targets(schools, day)
+    expected = {
+        datetime.date(2026, 9, 15): {scheduled: None, nothing: None, school: (whitefield_v1, whitefield_v1)},
+        datetime.date(2026, 11, 22): {scheduled: None, nothing: None, school: (whitefield_v1, whitefield_v1)},
+        datetime.date(2027, 2, 1): {scheduled: (own_v1, own_v1), nothing: None, school: (whitefield_v1, whitefield_v1)},
+    }
+    for day, known in expected.items():
+        targets = selectors.signing_targets(schools, day)
         for member in schools:
-            version = selectors.version_to_sign(member, day)
             target = targets[member.pk]
-            if version is None:
-                assert target is None, member
-            else:
-                assert (target.in_force, target.baseline) == (version, selectors.signing_baseline(version.code, version))
+            answer = None if target is None else (target.in_force, target.required)
+            shared = (shared_v1, shared_v1) if day < datetime.date(2026, 10, 1) else (correction, shared_v1)
+            assert answer == known.get(member, shared), (day, member)
+            assert target == selectors.signing_target(member, day)
 
 
 # Bounded queries.
@@ -453,30 +463,35 @@ def test_school_page_takes_the_same_number_of_queries_for_20_or_2000_carers(staf
     print(f"school page: {with_20} queries for 20 carers, {with_2000} for 2,000")
 
 
-def test_association_page_takes_the_same_number_of_queries_for_3_or_14_schools(client, association, office, now):
+def test_association_page_costs_a_few_queries_per_code_in_use_and_none_per_school_or_carer(
+    client, association, office, now
+):
     now.move_to(NOW + 4 * DAY)
     shared = CodeFactory(owner=association)
     shared_version = published_version(shared)
     admin = role(association, StaffRole.Role.ASSOCIATION_ADMIN)
     client.force_login(admin)
 
-    def add_school(n, carers):
+    def add_school(carers, *, own_code=False):
         school = SchoolFactory(association=association)
-        version = shared_version
-        if n % 3 == 0:  # every third school has its own code
-            version = published_version(CodeFactory(owner=school))
+        version = published_version(CodeFactory(owner=school)) if own_code else shared_version
         crowd(school, version, carers, office)
 
-    for n in range(3):
-        add_school(n, 7)
+    add_school(7, own_code=True)
+    for _ in range(2):
+        add_school(7)
     with_3 = queries_for(client, association_url(association))
-    for n in range(3, 14):
-        add_school(n, 180)
-    with_14 = queries_for(client, association_url(association))
-    assert with_14 == with_3, (with_3, with_14)
+    for _ in range(11):
+        add_school(180)
+    with_14_sharing = queries_for(client, association_url(association))
+    assert with_14_sharing == with_3, (with_3, with_14_sharing)
+    for _ in range(4):
+        add_school(7, own_code=True)
+    with_5_own_codes = queries_for(client, association_url(association))
+    # Each school's own code: its version in force, and its carers counted against it.
+    assert with_5_own_codes == with_3 + 2 * 4, (with_3, with_5_own_codes)
     completion = dashboard.association_completion(association)
-    assert len(completion.rows) == 14 and completion.total.asked == 3 * 7 + 11 * 180
-    print(f"association page: {with_3} queries for 3 schools (21 carers), {with_14} for 14 schools (2,001 carers)")
+    assert len(completion.rows) == 18 and completion.total.asked == 7 * 7 + 11 * 180
 
 
 # Fresh figures, and the sets the association counts from.
