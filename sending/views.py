@@ -6,7 +6,6 @@ anyone else gets a 404, never a hint that the school exists. The rules are in
 sending/invitations.py; these views parse input, call one service and redirect.
 """
 
-from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -19,9 +18,9 @@ from django.views.decorators.http import require_POST, require_safe
 from declarations.selectors import carers_asked_to_sign
 from schools import permissions
 from schools.mfa import mfa_required
-from schools.selectors import eligible_carers
 from sending import invitations, links
 from sending import progress as batch_progress
+from sending.forms import AudienceForm
 from sending.models import OutboxMessage
 
 BATCHES_PER_PAGE = 25
@@ -30,49 +29,6 @@ MESSAGES_PER_PAGE = 100
 
 def _school(request, school_slug):
     return get_object_or_404(permissions.family_schools(request.user), slug=school_slug)
-
-
-class AudienceForm(forms.Form):
-    """Who to invite. The sub-choice that goes with the chosen audience is required."""
-
-    audience = forms.ChoiceField(
-        label="Who should get an invitation?",
-        choices=[
-            ("all-unsigned", "Everyone who has not signed yet"),
-            ("year", "A year group"),
-            ("reg", "A registration group"),
-            ("carer", "One parent or carer"),
-        ],
-        initial="all-unsigned",
-        widget=forms.RadioSelect,
-    )
-    year = forms.ChoiceField(label="Year group", required=False)
-    reg = forms.ChoiceField(label="Registration group", required=False)
-    carer = forms.TypedChoiceField(label="Parent or carer", coerce=int, required=False, empty_value=None)
-
-    def __init__(self, *args, school, **kwargs):
-        super().__init__(*args, **kwargs)
-        years, regs = invitations.audience_choices(school)
-        self.fields["year"].choices = [("", "Choose a year group")] + years
-        self.fields["reg"].choices = [("", "Choose a registration group")] + [(r, r) for r in regs]
-        carers = eligible_carers(school).order_by("surname", "forename", "pk").values_list(
-            "pk", "surname", "forename", "email"
-        )
-        self.fields["carer"].choices = [("", "Choose a parent or carer")] + [
-            (pk, f"{surname}, {forename} ({email})") for pk, surname, forename, email in carers
-        ]
-
-    def clean(self):
-        data = super().clean()
-        kind = data.get("audience")
-        if kind in ("year", "reg", "carer") and data.get(kind) in (None, ""):
-            self.add_error(kind, f"{self.fields[kind].choices[0][1]}, or choose a different option above.")
-        return data
-
-    def target(self):
-        """The audience as invitations_send takes it."""
-        kind = self.cleaned_data["audience"]
-        return kind if kind == "all-unsigned" else (kind, self.cleaned_data[kind])
 
 
 @mfa_required
