@@ -29,7 +29,11 @@ class DraftForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["body"].label = "The code"
-        self.fields["document_version"].label = "Version number (as you write it)"
+        self.fields["document_version"].label = "Version number, as you write it"
+        # Labels carry no asterisk for a required field: the optional ones say so instead.
+        for field in self.fields.values():
+            if not field.required:
+                field.label = f"{field.label} (optional)"
         self.helper = form_helper(
             Fieldset("Text", "title", "body", "declaration_statement", "covering_letter"),
             Fieldset(
