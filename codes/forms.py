@@ -1,12 +1,12 @@
 import datetime
 
-from crispy_forms.helper import FormHelper
-from crispy_forms.layout import Fieldset, Layout, Submit
+from crispy_forms.layout import Fieldset
 from django import forms
 from django.utils import timezone
 
 from codes.models import CodeVersion
 from codes.services import EDITABLE_FIELDS, add_one_year
+from portal.forms import form_helper, submit_button
 
 
 class DraftForm(forms.ModelForm):
@@ -29,9 +29,12 @@ class DraftForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["body"].label = "The code"
-        self.fields["document_version"].label = "Version number (as you write it)"
-        self.helper = FormHelper()
-        self.helper.layout = Layout(
+        self.fields["document_version"].label = "Version number, as you write it"
+        # Labels carry no asterisk for a required field: the optional ones say so instead.
+        for field in self.fields.values():
+            if not field.required:
+                field.label = f"{field.label} (optional)"
+        self.helper = form_helper(
             Fieldset("Text", "title", "body", "declaration_statement", "covering_letter"),
             Fieldset(
                 "Document control",
@@ -43,8 +46,8 @@ class DraftForm(forms.ModelForm):
                 "links_to",
                 "revision_note",
             ),
+            submit_button("Save draft"),
         )
-        self.helper.add_input(Submit("save", "Save draft"))
 
 
 class PublishForm(forms.Form):
@@ -74,8 +77,12 @@ class PublishForm(forms.Form):
         today = timezone.localdate()
         self.fields["effective_from"].initial = today
         self.fields["review_due"].initial = add_one_year(today)
-        self.helper = FormHelper()
-        self.helper.add_input(Submit("publish", "Publish this version"))
+        self.helper = form_helper(
+            "effective_from",
+            "review_due",
+            "requires_signing",
+            submit_button("Publish this version"),
+        )
 
     def clean(self):
         cleaned = super().clean()
@@ -94,7 +101,17 @@ class ReviewForm(forms.Form):
         label="Note (optional)",
         required=False,
         max_length=2000,
-        widget=forms.Textarea(attrs={"rows": 3, "class": "form-control"}),
+        widget=forms.Textarea(attrs={"rows": 3}),
         help_text="For example, who reviewed it and when the governors agreed.",
     )
     review_due = forms.DateField(widget=forms.HiddenInput)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The page writes the <form> element: its action names the code, which this form never sees.
+        self.helper = form_helper(
+            "review_due",
+            "note",
+            submit_button("Record the review: no change needed", css_class="btn-outline-primary"),
+            tag=False,
+        )

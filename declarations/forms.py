@@ -4,15 +4,25 @@ They parse input and word errors in plain English; the rules themselves are in
 declarations/services.py.
 """
 
+from crispy_forms.layout import HTML, Field, Hidden
 from django import forms
 from django.utils import timezone
 
 from declarations import services
+from portal.forms import form_helper, submit_button
+
+
+def _version_shown():
+    """The version the page shows, not the one posted: a page shown again with errors after the
+    school published a new version must ask for the version now on it. (A new object each time:
+    crispy writes the rendered value into it.)"""
+    return Hidden("version", "{{ version.pk }}")
 
 
 class SignForm(forms.Form):
     typed_name = forms.CharField(
         label="Your full name",
+        help_text="Type your name as you would sign it. This is your signature.",
         max_length=200,
         error_messages={
             "required": "Type your full name to sign",
@@ -22,9 +32,20 @@ class SignForm(forms.Form):
     )
     agreed = forms.BooleanField(
         label="I agree",
+        help_text="I have read the code and make the declaration above.",
         error_messages={"required": "Tick the box to confirm you agree"},
     )
     version = forms.IntegerField(widget=forms.HiddenInput)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = form_helper(
+            _version_shown(),
+            "typed_name",
+            Field("agreed", wrapper_class="mb-4"),
+            submit_button("Sign the declaration", css_class="btn-primary btn-lg"),
+            action="signing:sign",
+        )
 
     def clean_typed_name(self):
         name = " ".join(self.cleaned_data["typed_name"].split())
@@ -44,6 +65,15 @@ class DeclineForm(forms.Form):
     )
     version = forms.IntegerField(widget=forms.HiddenInput)
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = form_helper(
+            _version_shown(),
+            "message",
+            submit_button("Tell the school I do not want to sign"),
+            action="signing:decline",
+        )
+
 
 class PaperForm(forms.Form):
     """A declaration signed on paper, recorded by office staff."""
@@ -51,18 +81,19 @@ class PaperForm(forms.Form):
     signed_on = forms.DateField(
         label="Date signed",
         help_text="The date the carer wrote on the form.",
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        widget=forms.DateInput(attrs={"type": "date", "class": "w-auto"}, format="%Y-%m-%d"),
         error_messages={"required": "Enter the date signed", "invalid": "Enter a real date"},
     )
     name_as_written = forms.CharField(
         label="Name as written on the form",
         max_length=200,
         error_messages={"required": "Enter the name as the carer wrote it on the form"},
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
     )
     children = forms.ModelMultipleChoiceField(
         label="Children named on the form",
         queryset=None,
-        widget=forms.CheckboxSelectMultiple(attrs={"class": "form-check-input"}),
+        widget=forms.CheckboxSelectMultiple,
         error_messages={"required": "Choose the children named on the form"},
     )
     scan = forms.FileField(
@@ -78,6 +109,17 @@ class PaperForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["children"].queryset = children
         self.fields["children"].initial = [child.pk for child in named_by_default]
+        self.helper = form_helper(
+            "signed_on",
+            "name_as_written",
+            "children",
+            "scan",
+            submit_button("Record the paper form"),
+            HTML(
+                """<a class="ms-3" href="{% url 'declarations_staff:status' school.slug %}">"""
+                "Cancel</a>"
+            ),
+        )
 
     def clean_signed_on(self):
         signed_on = self.cleaned_data["signed_on"]

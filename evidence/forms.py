@@ -1,10 +1,12 @@
 """Forms of the public verification page and the staff exports (evidence/verification.py and
 evidence/exports.py hold the rules)."""
 
+from crispy_forms.layout import Div, Field
 from django import forms
 
 from evidence.exports import DeclarationFilters
 from evidence.pdf import CODE_ALPHABET, CODE_LENGTH, normalise_code
+from portal.forms import form_helper, submit_button
 
 VERIFY_MAX_BYTES = 10 * 1024 * 1024
 
@@ -17,6 +19,16 @@ class VerifyCodeForm(forms.Form):
         error_messages={"required": "Enter the verification code printed on the PDF"},
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "characters"}),
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = form_helper(
+            "code",
+            submit_button("Check the code"),
+            action="verification:verify",
+            method="get",
+            css_class="mb-4",
+        )
 
     def clean_code(self):
         code = normalise_code(self.cleaned_data["code"])
@@ -32,6 +44,10 @@ class VerifyFileForm(forms.Form):
         error_messages={"required": "Choose the PDF file to check", "empty": "The file is empty"},
         widget=forms.ClearableFileInput(attrs={"accept": "application/pdf"}),
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = form_helper("file", submit_button("Check the PDF"), action="verification:verify")
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
@@ -64,6 +80,12 @@ class ExportForm(forms.Form):
         self.fields["version"].choices = [("", "All versions")] + [(v, f"Version {v}") for v in versions]
         self.fields["year_group"].choices = [("", "All year groups")] + list(year_groups)
         self.fields["reg_group"].choices = [("", "All registration groups")] + [(r, r) for r in reg_groups]
+        columns = (Field(name, wrapper_class="col-sm-6 col-lg-4") for name in self.fields)
+        self.helper = form_helper(
+            Div(*columns, css_class="row g-3"),
+            submit_button("Make the ZIP", css_class="btn-primary mt-3"),
+            css_class="mb-4",
+        )
 
     def clean(self):
         cleaned = super().clean()

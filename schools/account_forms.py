@@ -2,7 +2,15 @@
 
 import re
 
+from crispy_forms.layout import Hidden
 from django import forms
+
+from portal.forms import form_helper, submit_button
+
+
+def _sent_back(**fields):
+    """Hidden inputs: where to go afterwards (the page's `next`), and any fixed `fields`."""
+    return [Hidden("next", "{{ next }}"), *(Hidden(name, value) for name, value in fields.items())]
 
 
 class AuthenticatorCodeForm(forms.Form):
@@ -22,6 +30,14 @@ class AuthenticatorCodeForm(forms.Form):
             }
         ),
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # `helper` is for setting up an app; the sign-in page, beside a recovery code, uses the other.
+        self.helper = form_helper(*_sent_back(), "code", submit_button("Confirm and continue"))
+        self.verify_helper = form_helper(
+            *_sent_back(method="app"), "code", submit_button("Continue")
+        )
 
     def clean_code(self):
         code = "".join(self.cleaned_data["code"].split())  # apps show "123 456"
@@ -49,3 +65,11 @@ class RecoveryCodeForm(forms.Form):
             }
         ),
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = form_helper(
+            *_sent_back(method="recovery"),
+            "recovery_code",
+            submit_button("Continue with a recovery code", css_class="btn-secondary"),
+        )

@@ -2,12 +2,12 @@
 
 from pathlib import PurePath
 
-from crispy_forms.helper import FormHelper
-from crispy_forms.layout import Submit
+from crispy_forms.layout import Div, Field
 from django import forms
 from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 
+from portal.forms import form_helper, submit_button
 from schools.models import AuditEvent, Pupil
 
 IMPORT_EXTENSIONS = {".csv", ".xlsx"}
@@ -26,8 +26,7 @@ class ImportUploadForm(forms.Form):
             "A CSV or Excel (.xlsx) file exported from your information system, "
             f"up to {filesizeformat(settings.PORTAL_IMPORT_MAX_FILE_BYTES)}."
         )
-        self.helper = FormHelper()
-        self.helper.form_tag = False
+        self.helper = form_helper("file", submit_button("Upload and preview"))
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
@@ -50,7 +49,32 @@ class ImportUploadForm(forms.Form):
 
 
 class FilterForm(forms.Form):
-    """A GET form of filters: a value that is not one of the choices is ignored, not an error."""
+    """A GET form of filters: a value that is not one of the choices is ignored, not an error.
+
+    Subclasses say how wide each field's column is (COLUMNS: field name, Bootstrap column class),
+    what the button says (BUTTON) and the attributes of the <form> element, such as its
+    accessible name (FORM_ATTRS).
+    """
+
+    COLUMNS: tuple[tuple[str, str], ...] = ()
+    BUTTON = "Show"
+    FORM_ATTRS: tuple[tuple[str, str], ...] = ()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = form_helper(
+            *(Field(name, wrapper_class=width) for name, width in self.COLUMNS),
+            Div(submit_button(self.BUTTON, css_class="btn-secondary"), css_class="col-auto"),
+            method="get",
+            css_class="row g-2 align-items-end mb-3",
+            **dict(self.FORM_ATTRS),
+        )
+        self.helper.label_class = "fw-normal"
+
+    def add_error(self, field, error):
+        # The field keeps no value (so it falls back to its default) and shows no error.
+        if field is not None:
+            self.cleaned_data.pop(field, None)
 
     def value(self, name: str, default: str = "") -> str:
         self.is_valid()
@@ -60,7 +84,11 @@ class FilterForm(forms.Form):
 class PupilFilterForm(FilterForm):
     STATUSES = [("on_roll", "On roll"), ("left", "Left"), ("all", "All")]
 
-    q = forms.CharField(label="Name", required=False, max_length=100)
+    COLUMNS = (("q", "col-sm-3"), ("year", "col-sm-2"), ("reg", "col-sm-2"), ("status", "col-sm-2"))
+    BUTTON = "Show pupils"
+    FORM_ATTRS = (("role", "search"), ("aria_label", "Find pupils"))
+
+    q = forms.CharField(label="Name", required=False, max_length=100, widget=forms.SearchInput)
     year = forms.ChoiceField(label="Year group", required=False, choices=[("", "All years")] + Pupil.YearGroup.choices)
     reg = forms.ChoiceField(label="Registration group", required=False)
     status = forms.ChoiceField(label="Pupils", required=False, choices=STATUSES)
@@ -68,7 +96,6 @@ class PupilFilterForm(FilterForm):
     def __init__(self, *args, reg_groups=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["reg"].choices = [("", "All groups")] + [(g, g) for g in reg_groups]
-
 
 
 class CarerFilterForm(FilterForm):
@@ -79,16 +106,23 @@ class CarerFilterForm(FilterForm):
         ("not_eligible", "Not asked to sign"),
     ]
 
-    q = forms.CharField(label="Name or e-mail address", required=False, max_length=100)
+    COLUMNS = (("q", "col-sm-4"), ("status", "col-sm-3"))
+    BUTTON = "Show carers"
+    FORM_ATTRS = (("role", "search"), ("aria_label", "Find carers"))
+
+    q = forms.CharField(
+        label="Name or e-mail address", required=False, max_length=100, widget=forms.SearchInput
+    )
     status = forms.ChoiceField(label="Show", required=False, choices=STATUSES)
 
 
-
 class AuditFilterForm(FilterForm):
+    COLUMNS = (("action", "col-sm-4"),)
+    FORM_ATTRS = (("aria_label", "Filter the audit log"),)
+
     action = forms.ChoiceField(
         label="What was done", required=False, choices=[("", "Everything")] + AuditEvent.Action.choices
     )
-
 
 
 class CarerEraseForm(forms.Form):
@@ -107,8 +141,11 @@ class CarerEraseForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.helper = FormHelper()
-        self.helper.add_input(Submit("erase", "Erase this carer's personal data", css_class="btn-danger"))
+        self.helper = form_helper(
+            "reason",
+            "confirm",
+            submit_button("Erase this carer's personal data", css_class="btn-danger"),
+        )
 
     def clean_reason(self):
         reason = self.cleaned_data["reason"].strip()

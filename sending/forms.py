@@ -1,9 +1,30 @@
-"""Forms of the sending pages: choosing who to invite (staff), asking for a new link (carers)."""
+"""Forms of the sending pages: who to invite, and a carer asking for a new link."""
 
+from crispy_forms.layout import HTML, Field
 from django import forms
 
+from portal.forms import form_helper, submit_button
 from schools.selectors import eligible_carers
 from sending import invitations
+
+
+class NewLinkForm(forms.Form):
+    email = forms.EmailField(
+        label="Your e-mail address",
+        max_length=254,
+        help_text="The address your child's school has for you.",
+        error_messages={
+            "required": "Enter your e-mail address",
+            "invalid": "Enter an e-mail address in the correct format, like name@example.com",
+        },
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "spellcheck": "false"}),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = form_helper(
+            "email", submit_button("Send me a new link"), action="new_link:ask"
+        )
 
 
 class AudienceForm(forms.Form):
@@ -35,6 +56,16 @@ class AudienceForm(forms.Form):
         self.fields["carer"].choices = [("", "Choose a parent or carer")] + [
             (pk, f"{surname}, {forename} ({email})") for pk, surname, forename, email in carers
         ]
+        self.helper = form_helper(
+            "audience",
+            HTML(
+                "<p>If you chose a year group, a registration group or one parent or carer, "
+                "choose which:</p>"
+            ),
+            *(Field(name, wrapper_class="mb-3 col-md-6") for name in ("year", "reg", "carer")),
+            submit_button("Continue"),
+            HTML('<p class="mt-2">Nothing is sent until you confirm on the next page.</p>'),
+        )
 
     def clean(self):
         data = super().clean()
@@ -56,16 +87,3 @@ class AudienceForm(forms.Form):
         chosen = dict(self.fields[kind].choices).get(self.cleaned_data[kind], self.cleaned_data[kind])
         prefix = {"year": "Year group: ", "reg": "Registration group: ", "carer": "One parent or carer: "}[kind]
         return prefix + str(chosen)
-
-
-class NewLinkForm(forms.Form):
-    email = forms.EmailField(
-        label="Your e-mail address",
-        max_length=254,
-        help_text="The address your child's school has for you.",
-        error_messages={
-            "required": "Enter your e-mail address",
-            "invalid": "Enter an e-mail address in the correct format, like name@example.com",
-        },
-        widget=forms.EmailInput(attrs={"autocomplete": "email", "spellcheck": "false"}),
-    )

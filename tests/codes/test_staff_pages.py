@@ -60,6 +60,18 @@ def test_headteacher_drafts_edits_previews_and_publishes(client, verified_client
     assert "Use the complaints procedure" in public and draft.fingerprint in public
 
 
+def test_the_draft_form_says_which_fields_may_be_left_empty(client, school_code, headteacher):
+    client.force_login(headteacher)
+    client.post(f"/staff/codes/{school_code.pk}/draft/")
+    draft = school_code.versions.get(status="draft")
+    response = client.get(f"/staff/versions/{draft.pk}/edit/")
+    labels = {name: field.label for name, field in response.context["form"].fields.items()}
+    assert labels["covering_letter"] == "Covering letter (optional)"
+    assert labels["revision_note"].endswith("(optional)")
+    assert labels["title"] == "Title" and "(optional)" not in labels["body"]
+    assert "Covering letter (optional)</label>" in response.content.decode()
+
+
 def test_publish_form_defaults_review_date_to_one_year_on(client, verified_client, school_code, headteacher):
     verified_client(client, headteacher)
     client.post(f"/staff/codes/{school_code.pk}/draft/")

@@ -44,16 +44,21 @@ class AxeAudit:
     """For journeys through several pages: check each page, report every problem at the end.
 
     A problem on one page then hides neither the behaviour of the pages after it nor their problems.
+    `unasserted` lists the pages checked since the last assert_clean(): the axe_audit fixture fails
+    a test that leaves any, since their problems would otherwise never be reported.
     """
 
     def __init__(self):
         self.reports = []
+        self.unasserted = []
 
     def check(self, page):
         results = axe_violations(page)
+        self.unasserted.append(page.url)
         if results.violations_count:
             self.reports.append(report(page, results))
 
     def assert_clean(self):
+        self.unasserted = []
         summary = f"{len(self.reports)} page(s) with problems:\n\n"
         assert not self.reports, summary + "\n\n".join(self.reports)

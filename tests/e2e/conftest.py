@@ -87,10 +87,31 @@ def assert_accessible():
     return accessibility.assert_accessible
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the test: a fixture can then tell whether the test passed."""
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
 @pytest.fixture
-def axe_audit():
-    """axe_audit.check(page) on each page of a journey, then axe_audit.assert_clean() at its end."""
-    return accessibility.AxeAudit()
+def axe_audit(request):
+    """axe_audit.check(page) on each page of a journey, then axe_audit.assert_clean() at its end.
+
+    A test that checks a page and never asserts the result fails at teardown. (A test that failed
+    already is left with its own failure.)
+    """
+    audit = accessibility.AxeAudit()
+    yield audit
+    call = getattr(request.node, "report_call", None)
+    if audit.unasserted and call is not None and call.passed:
+        pages = "\n".join(audit.unasserted)
+        pytest.fail(
+            f"axe-core checked {len(audit.unasserted)} page(s) whose result was never asserted "
+            f"(call axe_audit.assert_clean() after the last check):\n{pages}",
+            pytrace=False,
+        )
 
 
 @pytest.fixture

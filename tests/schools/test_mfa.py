@@ -13,6 +13,7 @@ from django.urls import include, path
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from pytest_django.asserts import assertInHTML
 
 from demo.accounts import DEMO_RECOVERY_CODES, load_demo_accounts
 from schools import mfa
@@ -148,8 +149,8 @@ def test_an_unverified_session_is_sent_to_the_verify_page(client, headteacher):
     html = client.get(response["Location"]).content.decode()
     assert html.count("<h1") == 1
     assert 'autocomplete="one-time-code"' in html and 'inputmode="numeric"' in html
-    assert '<label class="form-label fw-bold" for="id_code">' in html
-    assert '<label class="form-label fw-bold" for="id_recovery_code">' in html
+    assertInHTML('<label class="form-label fw-bold" for="id_code">6-digit code from your authenticator app</label>', html)
+    assertInHTML('<label class="form-label fw-bold" for="id_recovery_code">Recovery code</label>', html)
 
 
 def test_a_code_from_the_app_verifies_the_session(client, headteacher):

@@ -1,0 +1,37 @@
+"""The one form layer: every form renders through django-crispy-forms with a helper built here.
+
+How a field looks (label, hint, error, then the control, as GOV.UK does) is written once, in
+templates/bootstrap5/field.html; the error summary at the top of a page is written once, in
+templates/partials/error_summary.html. A form class only says which fields go where and what its
+buttons say.
+"""
+
+from crispy_forms.bootstrap import StrictButton
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Layout
+
+
+def form_helper(*layout, action="", method="post", tag=True, css_class="", **attrs) -> FormHelper:
+    """A FormHelper for `layout` (field names and layout objects, buttons included).
+
+    `action` is a URL or a URL name without arguments; left empty, the form goes back to the page
+    it is on. The browser's own validation is switched off (novalidate) so that every error is the
+    portal's, worded in plain English and listed in the error summary. With tag=False the
+    template writes the <form> element itself (when its action needs arguments the form does not
+    know). Further keyword arguments become attributes of the <form> element.
+    """
+    helper = FormHelper()
+    helper.form_tag = tag
+    helper.form_method = method
+    if action:
+        helper.form_action = action
+    helper.form_class = css_class
+    helper.attrs = {"novalidate": True}
+    helper.attrs.update((name.replace("_", "-"), value) for name, value in attrs.items())
+    helper.layout = Layout(*layout)
+    return helper
+
+
+def submit_button(text: str, *, css_class: str = "btn-primary", **attrs) -> StrictButton:
+    """A <button type="submit"> saying `text`; attrs such as name and value go on the button."""
+    return StrictButton(text, css_class=css_class, type="submit", **attrs)
