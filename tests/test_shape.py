@@ -7,6 +7,8 @@ the top of a module. README.md, "How the code is organised", says why the apps s
 import ast
 from pathlib import Path
 
+import pytest
+
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -61,6 +63,12 @@ def test_no_apps_import_each_other_in_a_circle():
         return any(nxt == goal or (nxt not in seen and reaches(nxt, goal, (*seen, nxt))) for nxt in graph.get(start, ()))
 
     assert [app for app in LAYERS if reaches(app, app)] == []
+
+
+@pytest.mark.parametrize("app", PRODUCT_APPS)
+def test_no_product_module_is_over_500_lines(app):
+    long = {str(path.relative_to(ROOT)): n for path in modules(app) if (n := len(path.read_text().splitlines())) > 500}
+    assert long == {}
 
 
 def test_no_app_holds_over_35_percent_of_the_product_code():
