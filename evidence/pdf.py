@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import base64
 import datetime
+import functools
 import hashlib
+import io
 import re
 import secrets
 import uuid
@@ -41,7 +43,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import slugify
-from qrcode.image.svg import SvgPathImage
+from qrcode.image.pil import PilImage
 
 from codes.markup import render_markdown
 from declarations.models import Declaration, SigningRequest
@@ -201,9 +203,13 @@ def _logo_data_uri(school) -> str:
 
 
 def _qr_data_uri(url: str) -> str:
-    """The link as a QR code: an SVG drawn by qrcode as one path, so it stays sharp at any size."""
-    image = qrcode.make(url, image_factory=SvgPathImage, border=2)
-    return "data:image/svg+xml;base64," + base64.b64encode(image.to_string()).decode("ascii")
+    """The link as a QR code: a black-and-white PNG from qrcode's Pillow image factory. (Its SVG
+    factory draws each module as a path segment, which took WeasyPrint a fifth of a PDF's
+    rendering time to paint; bench/profiles/evidence.md.)"""
+    image = qrcode.make(url, image_factory=PilImage, border=2)
+    png = io.BytesIO()
+    image.save(png)
+    return "data:image/png;base64," + base64.b64encode(png.getvalue()).decode("ascii")
 
 
 def _brand_colour(school) -> str:
@@ -262,16 +268,25 @@ def render_pdf(declaration: Declaration, *, verification_code: str, rendered_at=
     """The declaration as PDF bytes (not sealed): pure rendering, nothing stored."""
     # Imported here: WeasyPrint loads Pango and fonts, which only the processes that render need.
     from weasyprint import CSS, HTML
-    from weasyprint.urls import URLFetcher
 
     context = pdf_context(declaration, verification_code=verification_code, rendered_at=rendered_at or timezone.now())
-    fetcher = URLFetcher(allowed_protocols={"data"})  # everything is inline: nothing is fetched
+    fetcher = _inline_only_fetcher()
     stylesheet = CSS(string=render_to_string("pdf/declaration.css", context), url_fetcher=fetcher)
     return HTML(
         string=render_to_string("pdf/declaration.html", context),
         url_fetcher=fetcher,
         base_url=settings.PORTAL_BASE_URL + "/",
     ).write_pdf(stylesheets=[stylesheet], pdf_variant=PDF_VARIANT)
+
+
+@functools.cache
+def _inline_only_fetcher():
+    """WeasyPrint's fetcher, allowed only data: URLs (everything in a declaration PDF is inline:
+    nothing is fetched). Made once per process: making one builds an SSL context, about a
+    fifth of a PDF's rendering time (bench/profiles/evidence.md)."""
+    from weasyprint.urls import URLFetcher
+
+    return URLFetcher(allowed_protocols={"data"})
 
 
 # The service.

@@ -28,7 +28,7 @@ from pathlib import Path
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 from django.conf import settings
@@ -38,6 +38,8 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.metadata.model import VENDOR as PYHANKO
 from pyhanko.sign import signers
 from pyhanko.sign.fields import MDPPerm, SigSeedSubFilter
+from pyhanko_certvalidator.registry import SimpleCertificateStore
+from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
 logger = logging.getLogger(__name__)
 
@@ -46,11 +48,32 @@ DEVELOPMENT_NAME = "Codes of conduct portal (development seal, not for productio
 SIGNATURE_FIELD = "PortalSeal"
 
 
+class PortalSigner(signers.Signer):
+    """pyHanko's documented way to bring one's own key (a Signer that makes the raw signature,
+    as in its AWS KMS example), for one reason: the key is parsed once per process. pyHanko's
+    SimpleSigner parses it again for every signature, twice per seal (once to size the seal),
+    and checking a 3,072-bit RSA key takes about 110 ms each time; bench/profiles/evidence.md.
+
+    RSA (PKCS #1 v1.5) and ECDSA keys, the kinds certificate authorities issue for seals."""
+
+    def __init__(self, *, signing_cert: asn1_x509.Certificate, private_key, cert_registry):
+        if not isinstance(private_key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+            raise ImproperlyConfigured("PORTAL_SIGNING_CERT: the key must be an RSA or ECDSA key.")
+        self._private_key = private_key
+        super().__init__(signing_cert=signing_cert, cert_registry=cert_registry)
+
+    async def async_sign_raw(self, data: bytes, digest_algorithm: str, dry_run=False) -> bytes:
+        algorithm = get_pyca_cryptography_hash(digest_algorithm)
+        if isinstance(self._private_key, rsa.RSAPrivateKey):
+            return self._private_key.sign(data, padding.PKCS1v15(), algorithm)
+        return self._private_key.sign(data, ec.ECDSA(algorithm))
+
+
 @dataclass(frozen=True)
 class PortalCertificate:
     """The key and certificate the portal seals with."""
 
-    signer: signers.SimpleSigner
+    signer: PortalSigner
     certificate: asn1_x509.Certificate
     fingerprint: str  # SHA-256 of the certificate (DER), hex
     path: str
@@ -94,15 +117,19 @@ def _load(path: str, password: str, modified: int) -> PortalCertificate:
     with open(path, "rb") as file:
         data = file.read()
     try:
-        signer = signers.SimpleSigner.load_pkcs12_data(
-            data, other_certs=[], passphrase=password.encode("utf-8") if password else None
-        )
+        key, cert, chain = pkcs12.load_key_and_certificates(data, password.encode("utf-8") if password else None)
     except ValueError:
+        key = cert = None
+    if key is None or cert is None:
         raise ImproperlyConfigured(
             f"PORTAL_SIGNING_CERT: {path} is not a PKCS#12 file this password opens "
             "(check PORTAL_SIGNING_CERT_PASSWORD)."
-        ) from None
-    certificate = signer.signing_cert
+        )
+    certificate = asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
+    others = [asn1_x509.Certificate.load(other.public_bytes(serialization.Encoding.DER)) for other in chain]
+    signer = PortalSigner(
+        signing_cert=certificate, private_key=key, cert_registry=SimpleCertificateStore.from_certs([certificate, *others])
+    )
     return PortalCertificate(
         signer=signer, certificate=certificate, fingerprint=certificate_fingerprint(certificate), path=path
     )
