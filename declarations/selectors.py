@@ -20,7 +20,6 @@ from django.db.models import (
     F,
     OuterRef,
     Prefetch,
-    Q,
     Subquery,
     Value,
     When,
@@ -46,10 +45,15 @@ class SigningTarget:
     in_force: CodeVersion
     required: CodeVersion
 
-    def counts(self, prefix: str = "") -> dict:
+    def counts(self) -> dict:
         """Lookups for the declarations, declines and requests that count now: any version of
-        the code from `required` on."""
-        return {f"{prefix}version__code_id": self.required.code_id, f"{prefix}version__number__gte": self.required.number}
+        the code from `required` on (up_to_date_lookups)."""
+        return up_to_date_lookups(self.required.code_id, self.required.number)
+
+    @classmethod
+    def for_version(cls, in_force: CodeVersion) -> SigningTarget:
+        """The target when `in_force` is the version in force."""
+        return cls(in_force, signing_baseline(in_force.code, in_force))
 
 
 def signing_targets(schools, on: datetime.date | None = None) -> dict[int, SigningTarget | None]:
@@ -60,7 +64,7 @@ def signing_targets(schools, on: datetime.date | None = None) -> dict[int, Signi
     by_code = {}
     for code in {code.pk: code for code in codes.values() if code is not None}.values():
         in_force = version_in_force(code, on)
-        by_code[code.pk] = SigningTarget(in_force, signing_baseline(code, in_force)) if in_force else None
+        by_code[code.pk] = SigningTarget.for_version(in_force) if in_force else None
     return {school_id: by_code[code.pk] if code else None for school_id, code in codes.items()}
 
 
@@ -79,15 +83,6 @@ def version_required(school: Organisation, on: datetime.date | None = None) -> C
     """The version a carer must have signed, or signed after, to be up to date (signing_target's `required`)."""
     target = signing_target(school, on)
     return target.required if target else None
-
-
-def answered_filter(version: CodeVersion, carer: str = "pk") -> Q:
-    """Carers (OuterRef(`carer`)) who have signed or declined a version that counts for `version`
-    (from its signing baseline on): nobody asks them to sign again, or reminds them."""
-    counting = up_to_date_lookups(version.code_id, signing_baseline(version.code, version).number)
-    return Q(Exists(Declaration.objects.filter(carer=OuterRef(carer), **counting))) | Q(
-        Exists(Decline.objects.filter(carer=OuterRef(carer), **counting))
-    )
 
 
 def revisions_since(signed: CodeVersion, version: CodeVersion) -> list[CodeVersion]:

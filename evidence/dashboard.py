@@ -26,7 +26,6 @@ from declarations.selectors import (
     OUTSTANDING,
     SigningTarget,
     Standing,
-    signing_baseline,
     signing_targets,
     with_standing,
 )
@@ -171,7 +170,7 @@ def school_completion(
     Three queries, whatever the number of carers: where each carer asked stands, their links to
     children on roll (for the groups), and how many first signed on each day (for the chart).
     """
-    target = SigningTarget(in_force, signing_baseline(in_force.code, in_force))
+    target = SigningTarget.for_version(in_force)
     asked = Carer.objects.filter(school=school).asked_to_sign()
     standing_of = dict(with_standing(asked, target).values_list("pk", "standing"))
     figures = Figures.from_standings(Counter(standing_of.values()))

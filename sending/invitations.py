@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from codes.models import CodeVersion
 from codes.services import code_for_school, version_in_force
-from declarations.selectors import answered_filter, signing_baseline, up_to_date_lookups
+from declarations.selectors import OUTSTANDING, SigningTarget, with_standing
 from schools import permissions, selectors
 from schools.audit import audit_record
 from schools.models import AuditEvent, Carer, Organisation, Pupil, PupilCarer
@@ -94,8 +94,10 @@ def _responsible_in_audience(school, audience: Audience):
 
 
 def _in_audience(carers, school, audience: Audience, version):
-    # Signed or declined `version`, or the version before a minor correction: up to date (rule 2).
-    carers = carers.filter(_responsible_in_audience(school, audience)).exclude(answered_filter(version))
+    # Only those still outstanding: not signed or declined `version`, or the version before a
+    # minor correction (rule 2).
+    carers = with_standing(carers.filter(_responsible_in_audience(school, audience)), SigningTarget.for_version(version))
+    carers = carers.filter(standing__in=OUTSTANDING)
     if audience.kind == AudienceKind.CARER:
         carers = carers.filter(pk=int(audience.value))
     elif audience.kind == AudienceKind.STARTERS:
@@ -107,7 +109,7 @@ def _starter(school, version) -> Q:
     """Carers who joined the school (or a child of theirs did) after its first invitation to sign
     `version`, or the version it corrects. Before the school has invited anyone, nobody is a
     starter: a school's first import invites nobody by itself."""
-    counting = up_to_date_lookups(version.code_id, signing_baseline(version.code, version).number)
+    counting = SigningTarget.for_version(version).counts()
     first_invited = OutboxMessage.objects.filter(school=school, kind=Kind.INVITATION, **counting).aggregate(
         at=Min("created_at")
     )["at"]

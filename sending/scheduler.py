@@ -40,14 +40,22 @@ from functools import partial
 from itertools import batched
 
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Exists, F, OuterRef, Subquery
 from django.tasks import task
 from django.utils import timezone
 
 from codes.models import CodeVersion
 from codes.selectors import schools_using_code
-from declarations.models import Declaration, Decline, SigningRequest
-from declarations.selectors import signing_baseline, up_to_date_lookups, version_to_sign
+from declarations.models import SigningRequest
+from declarations.selectors import (
+    OUTSTANDING,
+    SIGNED,
+    SigningTarget,
+    Standing,
+    signing_baseline,
+    version_to_sign,
+    with_standing,
+)
 from schools.audit import audit_record
 from schools.models import AuditEvent, Carer, Organisation, Pupil
 from schools.selectors import eligible_carers
@@ -162,10 +170,6 @@ def reminders_run(now: datetime.datetime | None = None) -> dict:
     return dict(counts)
 
 
-def _counting(version: CodeVersion) -> dict:
-    return up_to_date_lookups(version.code_id, signing_baseline(version.code, version).number)
-
-
 def reminders_plan(school: Organisation, now: datetime.datetime) -> int:
     """Write the reminder steps of every carer at the school whose invitation to sign (the
     version in force, or the one it corrects) has gone and who has not answered: reminder n due
@@ -174,12 +178,11 @@ def reminders_plan(school: Organisation, now: datetime.datetime) -> int:
     cadence = school.reminder_cadence
     if version is None or not cadence:
         return 0
-    counting = _counting(version)
+    target = SigningTarget.for_version(version)
+    outstanding = with_standing(eligible_carers(school), target).filter(standing__in=OUTSTANDING)
     requests = (
-        SigningRequest.objects.filter(school=school, sent_at__isnull=False, **counting)
-        .filter(carer__in=eligible_carers(school))
-        .exclude(Exists(Declaration.objects.filter(carer=OuterRef("carer"), **counting)))
-        .exclude(Exists(Decline.objects.filter(carer=OuterRef("carer"), **counting)))
+        SigningRequest.objects.filter(school=school, sent_at__isnull=False, **target.counts())
+        .filter(carer__in=outstanding.values("pk"))
         # The carer's latest invitation only (one to the version before a correction, say, and one since).
         .exclude(
             Exists(
@@ -243,15 +246,12 @@ def reminders_take(school: Organisation, now: datetime.datetime) -> dict:
 
 def _reminders_take_chunk(school, now, after_pk):
     version = version_to_sign(school, timezone.localdate(now))
-    counting = _counting(version) if version else {}
-    baseline_number = counting.get("version__number__gte", 0)
+    target = SigningTarget.for_version(version) if version else None
+    baseline_number = target.required.number if target else 0
     allowed = len(school.reminder_cadence)
-    answered = (
-        {
-            "signed": Exists(Declaration.objects.filter(carer=OuterRef("carer"), **counting)),
-            "declined": Exists(Decline.objects.filter(carer=OuterRef("carer"), **counting)),
-        }
-        if version
+    standing = (
+        {"standing": Subquery(with_standing(Carer.objects.filter(pk=OuterRef("carer")), target).values("standing")[:1])}
+        if target
         else {}
     )
     steps = list(
@@ -262,7 +262,7 @@ def _reminders_take_chunk(school, now, after_pk):
             version_number=F("version__number"),
             email=F("carer__email"),
             eligible=Exists(eligible_carers(school).filter(pk=OuterRef("carer"))),
-            **answered,
+            **standing,
             later_due=Exists(
                 ScheduledStep.objects.filter(
                     carer=OuterRef("carer"),
@@ -283,9 +283,9 @@ def _reminders_take_chunk(school, now, after_pk):
         number = Reminder(step.kind).number
         if version is None or step.code_id != version.code_id or step.version_number < baseline_number:
             closed["Not needed: there is a newer version to sign."].append(step.pk)
-        elif step.signed:
+        elif step.standing in SIGNED:
             closed["Not needed: signed."].append(step.pk)
-        elif step.declined:
+        elif step.standing == Standing.DECLINED:
             closed["Not needed: declined."].append(step.pk)
         elif not step.eligible:
             closed["Not needed: no longer asked to sign (children left, erased, or no e-mail address)."].append(step.pk)
