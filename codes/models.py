@@ -4,7 +4,6 @@ The lifecycle rules (draft → published → superseded, fingerprints, what is i
 codes/services.py; the models hold the data and the invariants the database can keep.
 """
 
-import datetime
 
 from django.conf import settings
 from django.db import models
@@ -106,10 +105,6 @@ class CodeVersion(models.Model):
     @property
     def is_published(self):
         return self.status == self.Status.PUBLISHED
-
-    def review_is_due_soon(self, today=None, within_days=60):
-        today = today or datetime.date.today()
-        return self.review_due is not None and self.review_due <= today + datetime.timedelta(days=within_days)
 
     def save(self, *args, **kwargs):
         if self.pk is not None:

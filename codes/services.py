@@ -230,11 +230,6 @@ def version_publish(
     return version
 
 
-def fingerprint_is_intact(version: CodeVersion) -> bool:
-    """Whether the stored text still matches the fingerprint taken when it was published."""
-    return version.is_published and version.fingerprint == version_fingerprint(version)
-
-
 def declaration_text(version: CodeVersion, *, school_name: str, carer: str = "", children: str = "") -> str:
     """The declaration statement with its placeholders filled in.
 

@@ -171,13 +171,13 @@ def _discard_own(staged: StagedUpload | None, *, school: Organisation, user) -> 
         staging.discard(staged)
 
 
-def carer_status(carer: Carer) -> str:
+def carer_eligibility(carer: Carer) -> str:
     """'erased', 'eligible', 'paper' (needs a paper form) or 'not eligible', by the selectors' rules."""
-    return carer_statuses(carer.school_id, [carer.pk])[carer.pk]
+    return carer_eligibilities(carer.school_id, [carer.pk])[carer.pk]
 
 
-def carer_statuses(school_id: int, carer_ids) -> dict[int, str]:
-    """carer_status for many carers of one school in three queries, whatever their number."""
+def carer_eligibilities(school_id: int, carer_ids) -> dict[int, str]:
+    """carer_eligibility for many carers of one school in three queries, whatever their number."""
     carer_ids = list(carer_ids)
     erased = set(Carer.objects.filter(pk__in=carer_ids, erased_at__isnull=False).values_list("pk", flat=True))
     eligible = set(selectors.eligible_carers(school_id).filter(pk__in=carer_ids).values_list("pk", flat=True))
@@ -224,7 +224,7 @@ def carer_subject_access_export(*, carer: Carer, user, request=None) -> dict:
                 "added": carer.created.isoformat(),
                 "last_updated": carer.updated.isoformat(),
                 "erased_at": carer.erased_at.isoformat() if carer.erased_at else None,
-                "asked_to_sign": carer_status(carer),
+                "asked_to_sign": carer_eligibility(carer),
             },
             "children": [
                 {

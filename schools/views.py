@@ -115,7 +115,7 @@ def pupil_detail(request, school_slug, pupil_id):
     links = list(
         pupil.carer_links.select_related("carer").order_by(F("priority").asc(nulls_last=True), "carer__surname")
     )
-    statuses = services.carer_statuses(school.pk, [link.carer_id for link in links])
+    statuses = services.carer_eligibilities(school.pk, [link.carer_id for link in links])
     for link in links:
         link.carer.status = statuses[link.carer_id]
     audit.audit_record(
@@ -146,7 +146,7 @@ def carer_list(request, school_slug):
         )
     )
     page = Paginator(carers, PAGE_SIZE).get_page(request.GET.get("page"))
-    statuses = services.carer_statuses(school.pk, [carer.pk for carer in page])
+    statuses = services.carer_eligibilities(school.pk, [carer.pk for carer in page])
     for carer in page:
         carer.status = statuses[carer.pk]
     return render(request, "families/carer_list.html", _page_context(request, school, form=form, page=page))
@@ -172,7 +172,7 @@ def carer_detail(request, school_slug, carer_id):
             school,
             carer=carer,
             links=links,
-            status=services.carer_status(carer),
+            status=services.carer_eligibility(carer),
             can_erase=permissions.can_erase_carer(request.user, carer),
         ),
     )

@@ -71,6 +71,11 @@ class Letter:
 # Dates and addresses.
 
 
+def possessive(name: str) -> str:
+    """"Whitefield Primary School's", "Halton Association of Secondary Headteachers'"."""
+    return f"{name}'" if name.endswith("s") else f"{name}'s"
+
+
 def long_date(day: datetime.date | datetime.datetime) -> str:
     """22 November 2026 (a datetime is shown on its local date)."""
     if isinstance(day, datetime.datetime):
@@ -224,13 +229,13 @@ def covering_letter(*, school, version, today: datetime.date | None = None, send
 
 def subject_for(kind: str, school) -> str:
     if kind == Kind.INVITATION:
-        return f"Please read and sign {school.name}'s social media code of conduct"
+        return f"Please read and sign {possessive(school.name)} social media code of conduct"
     if kind in Reminder.values:
-        return f"Reminder: please read and sign {school.name}'s social media code of conduct"
+        return f"Reminder: please read and sign {possessive(school.name)} social media code of conduct"
     if kind == Kind.NEW_LINK:
-        return f"Your new link to sign {school.name}'s social media code of conduct"
+        return f"Your new link to sign {possessive(school.name)} social media code of conduct"
     if kind == Kind.CONFIRMATION:
-        return f"Thank you for signing {school.name}'s social media code of conduct"
+        return f"Thank you for signing {possessive(school.name)} social media code of conduct"
     raise ValueError(f"No e-mail for outbox kind {kind!r}")
 
 

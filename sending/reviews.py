@@ -15,6 +15,7 @@ from django.utils import timezone
 from codes.models import Code, CodeVersion, ReviewReminder
 from codes.services import code_review_due
 from schools.models import StaffRole
+from sending.emails import possessive
 
 logger = logging.getLogger(__name__)
 
@@ -110,9 +111,9 @@ def _review_email(code: Code, review_due: datetime.date, kind: str, recipients: 
         "code_page": settings.PORTAL_BASE_URL + reverse("staff:code", args=[code.pk]),
     }
     subject = (
-        f"Review overdue: {code.owner.name}'s social media code of conduct"
+        f"Review overdue: {possessive(code.owner.name)} social media code of conduct"
         if passed
-        else f"Review due on {review_due:%-d %B %Y}: {code.owner.name}'s social media code of conduct"
+        else f"Review due on {review_due:%-d %B %Y}: {possessive(code.owner.name)} social media code of conduct"
     )
     return EmailMessage(
         subject=subject,

@@ -72,9 +72,9 @@ def test_published_version_refuses_draft_update_service(code):
 def test_fingerprint_is_sha256_of_content_and_detects_change(code):
     version = published_version(code)
     assert len(version.fingerprint) == 64
-    assert services.fingerprint_is_intact(version)
+    assert version.fingerprint == services.version_fingerprint(version)
     version.body += " tampered"
-    assert not services.fingerprint_is_intact(version)
+    assert version.fingerprint != services.version_fingerprint(version)
 
 
 def test_same_text_gives_same_fingerprint_different_text_does_not():

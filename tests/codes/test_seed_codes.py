@@ -18,7 +18,7 @@ from django.core.management import call_command
 from codes.markup import render_markdown
 from codes.models import Code, CodeVersion
 from codes.seeding import load_seed_codes
-from codes.services import DEFAULT_DECLARATION, code_for_school, fingerprint_is_intact, version_in_force
+from codes.services import DEFAULT_DECLARATION, code_for_school, code_review_due, version_fingerprint, version_in_force
 from schools.models import Organisation
 
 ORIGINALS = Path(__file__).parent / "seed_originals"
@@ -371,7 +371,7 @@ def test_alsops_document_control_table_becomes_structured_fields(seeded):
     assert alsop.approved_on == datetime.date(2019, 9, 1)  # "September 2019"
     assert alsop.effective_from == datetime.date(2019, 9, 1)
     assert alsop.review_due == datetime.date(2020, 12, 1)  # "December 2020": long past
-    assert alsop.review_is_due_soon(today=datetime.date(2026, 9, 1))
+    assert code_review_due(alsop.code, datetime.date(2026, 9, 1)) < datetime.date(2026, 9, 1)  # overdue
     assert alsop.links_to == "" and alsop.revision_note == ""  # empty in the table
 
 
@@ -382,7 +382,7 @@ def test_every_seed_version_is_published_fingerprinted_and_requires_signing(seed
     for version in versions:
         assert version.is_published, version
         assert version.requires_signing, version
-        assert fingerprint_is_intact(version), version
+        assert version.fingerprint == version_fingerprint(version), version
         assert version.published_by is None and version.created_by is None
     for slug in ["halton-primary", "halton-secondary", "whitefield-primary", "peartree-spring-primary"]:
         version = version_of(slug)
@@ -423,7 +423,7 @@ def test_loading_twice_creates_nothing_new_and_changes_nothing():
     assert (second["organisations_created"], second["codes_created"], second["versions_created"]) == (0, 0, 0)
     assert snapshot() == before
     for version in CodeVersion.objects.all():
-        assert fingerprint_is_intact(version)
+        assert version.fingerprint == version_fingerprint(version)
 
 
 @pytest.mark.django_db
