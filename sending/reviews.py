@@ -105,6 +105,7 @@ def _review_email(code: Code, review_due: datetime.date, kind: str, recipients: 
     context = {
         "code": code,
         "organisation": code.owner,
+        "whose": possessive(code.owner.name),
         "review_due": review_due,
         "passed": passed,
         "days_left": (review_due - today).days,
