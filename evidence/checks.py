@@ -6,8 +6,6 @@ from django.conf import settings
 from django.core.checks import Error, Tags, register
 from django.core.exceptions import ImproperlyConfigured
 
-from evidence.seal import portal_certificate
-
 
 @register(Tags.security, deploy=True)
 def signing_certificate_check(app_configs=None, **kwargs):
@@ -18,6 +16,10 @@ def signing_certificate_check(app_configs=None, **kwargs):
     """
     if not (settings.PRODUCTION or settings.PORTAL_SIGNING_CERT):
         return []
+    # Imported only when there is a certificate to check: pyHanko takes half a second to import,
+    # and every process (web, worker, each management command) registers this check at start-up.
+    from evidence.seal import portal_certificate
+
     try:
         portal_certificate()
     except ImproperlyConfigured as error:
