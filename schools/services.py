@@ -317,17 +317,7 @@ def carer_erase(*, carer: Carer, user, reason: str, request=None) -> Carer:
         carer = Carer.objects.select_for_update().get(pk=carer.pk)
         if carer.erased_at is not None:
             raise ValidationError("This carer's personal data has already been erased.")
-        links_removed, _ = PupilCarer.objects.filter(carer=carer).delete()
-        carer.outbox.filter(status__in=["pending", "sending"]).update(status="skipped")
-        carer.outbox.update(to_address="", error="")
-        carer.signing_requests.update(token_hash=None, expires_at=timezone.now())
-        carer.title = ""
-        carer.forename = ERASED_FORENAME
-        carer.surname = f"carer #{carer.pk}"
-        carer.email = ""
-        carer.mis_id = f"erased-{carer.pk}"
-        carer.erased_at = timezone.now()
-        carer.save(update_fields=["title", "forename", "surname", "email", "mis_id", "erased_at", "updated"])
+        links_removed = carer_personal_data_erase(carer)
         audit_record(
             actor=user,
             school=carer.school,
@@ -337,3 +327,21 @@ def carer_erase(*, carer: Carer, user, reason: str, request=None) -> Carer:
             request=request,
         )
     return carer
+
+
+def carer_personal_data_erase(carer: Carer) -> int:
+    """The erasure itself, as carer_erase describes it, with no check and no audit event: for
+    carer_erase, and for the retention job (which records its own event per school). Call it
+    in a transaction with the carer's row locked. Returns how many links to pupils it removed."""
+    links_removed, _ = PupilCarer.objects.filter(carer=carer).delete()
+    carer.outbox.filter(status__in=["pending", "sending"]).update(status="skipped")
+    carer.outbox.update(to_address="", error="")
+    carer.signing_requests.update(token_hash=None, expires_at=timezone.now())
+    carer.title = ""
+    carer.forename = ERASED_FORENAME
+    carer.surname = f"carer #{carer.pk}"
+    carer.email = ""
+    carer.mis_id = f"erased-{carer.pk}"
+    carer.erased_at = timezone.now()
+    carer.save(update_fields=["title", "forename", "surname", "email", "mis_id", "erased_at", "updated"])
+    return links_removed
