@@ -12,6 +12,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 from django.db.models import ProtectedError
+from django.urls import reverse
 from django_tasks_db.models import DBTaskResult
 
 from declarations.models import Declaration, Decline, SigningRequest
@@ -19,7 +20,7 @@ from evidence.pdf import evidence_trail
 from evidence.retention import retention_run
 from schools.audit import audit_record
 from schools.models import AuditEvent, Carer, Pupil, PupilCarer
-from sending.models import OutboxMessage
+from sending.models import OutboxMessage, SendBatch
 from tests.declarations.evidence import sign_online
 from tests.declarations.factories import NOW, add_child, family, issued_link
 from tests.factories import CodeFactory, published_version
@@ -151,6 +152,22 @@ def test_the_address_period_is_a_setting(school, version, carer, settings):
     retention_run()
     sent.refresh_from_db()
     assert sent.to_address == ""
+
+
+def test_the_batch_page_says_an_address_was_not_kept_rather_than_show_the_current_one(
+    client, verified_client, school, version, carer, office
+):
+    batch = SendBatch.objects.create(school=school, version=version, audience_kind=SendBatch.AudienceKind.ALL)
+    message = outbox_row(
+        carer, version, OutboxMessage.Kind.INVITATION, status=OutboxMessage.Status.SENT,
+        created=day(2026, 8, 1), sent=day(2026, 8, 1),
+    )
+    OutboxMessage.objects.filter(pk=message.pk).update(batch=batch)
+    Carer.objects.filter(pk=carer.pk).update(email="new.address@example.org")
+    retention_run()
+    verified_client(client, office)
+    page = client.get(reverse("sending:batch", args=[school.slug, batch.pk])).content.decode()
+    assert "Not kept" in page and "new.address@example.org" not in page and carer.email not in page
 
 
 # ---------------------------------------------------------------------------------------------
