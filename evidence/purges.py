@@ -3,10 +3,12 @@ outbox, expired signing requests, carers whose children all left long ago, and f
 background task rows. evidence/retention.py runs them, school by school, and records what each
 purged in one audit event per school.
 
-Each takes the school and the moment of the run and returns how many it purged, or with
-dry_run=True how many it would, changing nothing. Running one again purges nothing more. The
-periods are settings (portal/settings.py, "Retention"), except the carers' one, which is each
-school's own `declaration_retention_years`, the rule declarations follow.
+Each takes the school and the day of the run and returns how many it purged, or with
+dry_run=True how many it would, changing nothing. Running one again purges nothing more. Every
+cut-off is a midnight (UK time): run_scheduled runs every few minutes, and so each school's
+purges happen, and are recorded, once a day rather than a few rows at a time. The periods are
+settings (portal/settings.py, "Retention"), except the carers' one, which is each school's own
+`declaration_retention_years`, the rule declarations follow.
 """
 
 from __future__ import annotations
@@ -53,8 +55,8 @@ class Periods:
         )
 
 
-def add_years(day, years: int):
-    """`day` (a date or a datetime) `years` later (earlier, if negative); 29 February → 28th."""
+def add_years(day: datetime.date, years: int) -> datetime.date:
+    """`day` `years` later (earlier, if negative); 29 February → 28th."""
     try:
         return day.replace(year=day.year + years)
     except ValueError:
@@ -68,10 +70,10 @@ def local_midnight(day: datetime.date) -> datetime.datetime:
 # The audit log.
 
 
-def audit_events_purge(school: Organisation, *, now: datetime.datetime, periods: Periods, dry_run: bool = False) -> int:
+def audit_events_purge(school: Organisation, *, today: datetime.date, periods: Periods, dry_run: bool = False) -> int:
     """Delete the school's audit events older than the log's period (PORTAL_AUDIT_LOG_KEEP_YEARS),
     through the one deletion the database allows (schools.audit.audit_purge)."""
-    older_than = add_years(now, -periods.audit_log_years)
+    older_than = local_midnight(add_years(today, -periods.audit_log_years))
     if dry_run:
         return AuditEvent.objects.filter(school=school, at__lt=older_than).exclude(action__in=AUDIT_KEPT).count()
     return audit_purge(school=school, older_than=older_than, keep=AUDIT_KEPT)
@@ -80,11 +82,11 @@ def audit_events_purge(school: Organisation, *, now: datetime.datetime, periods:
 # The outbox.
 
 
-def email_addresses_forget(school: Organisation, *, now: datetime.datetime, periods: Periods, dry_run: bool = False) -> int:
+def email_addresses_forget(school: Organisation, *, today: datetime.date, periods: Periods, dry_run: bool = False) -> int:
     """Blank the address, and any error text (which may quote it), of the school's e-mails that
     were sent, failed or were not needed longer ago than PORTAL_EMAIL_ADDRESS_KEEP_DAYS. The row
     is kept: it says what was sent to whom (the carer's record) and when."""
-    cutoff = now - datetime.timedelta(days=periods.email_address_days)
+    cutoff = local_midnight(today - datetime.timedelta(days=periods.email_address_days))
     rows = (
         OutboxMessage.objects.filter(school=school, status__in=FINISHED)
         .filter(Q(sent_at__lt=cutoff) | Q(sent_at__isnull=True, created_at__lt=cutoff))
@@ -96,7 +98,7 @@ def email_addresses_forget(school: Organisation, *, now: datetime.datetime, peri
 # Signing requests.
 
 
-def expired_links_delete(school: Organisation, *, now: datetime.datetime, periods: Periods, dry_run: bool = False) -> int:
+def expired_links_delete(school: Organisation, *, today: datetime.date, periods: Periods, dry_run: bool = False) -> int:
     """Delete the school's signing requests whose link expired longer ago than
     PORTAL_EXPIRED_LINK_KEEP_DAYS, except:
 
@@ -105,13 +107,13 @@ def expired_links_delete(school: Organisation, *, now: datetime.datetime, period
     - a carer's request for what the school asks them to sign now, while they are asked to
       sign: where they stand ("link expired") is read from it, and staff re-issue it.
     """
-    cutoff = now - datetime.timedelta(days=periods.expired_link_days)
+    cutoff = local_midnight(today - datetime.timedelta(days=periods.expired_link_days))
     requests = (
         SigningRequest.objects.filter(school=school, expires_at__lt=cutoff)
         .exclude(Exists(Declaration.objects.filter(request=OuterRef("pk"))))
         .exclude(Exists(Decline.objects.filter(request=OuterRef("pk"))))
     )
-    target = signing_target(school, timezone.localdate(now))
+    target = signing_target(school, today)
     if target is not None:
         requests = requests.exclude(Q(**target.counts()) & Q(carer__in=Carer.objects.asked_to_sign()))
     if dry_run:
@@ -195,9 +197,9 @@ def _unreferenced_erased_carers(school: Organisation):
 # Background tasks (no school: counted in the run's summary, not in a school's audit log).
 
 
-def task_results_delete(*, now: datetime.datetime, periods: Periods, dry_run: bool = False) -> int:
+def task_results_delete(*, today: datetime.date, periods: Periods, dry_run: bool = False) -> int:
     """Delete the rows of background tasks (django-tasks-db) that finished, succeeding or
     failing, longer ago than PORTAL_TASK_RESULT_KEEP_DAYS. Tasks waiting or running stay."""
-    cutoff = now - datetime.timedelta(days=periods.task_result_days)
+    cutoff = local_midnight(today - datetime.timedelta(days=periods.task_result_days))
     rows = DBTaskResult.objects.finished().filter(finished_at__lt=cutoff)
     return rows.count() if dry_run else rows.delete()[0]

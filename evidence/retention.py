@@ -124,19 +124,19 @@ def retention_run(
     summary = RetentionSummary(today=today, dry_run=dry_run)
     for organisation in Organisation.objects.order_by("pk"):
         with transaction.atomic():
-            _school_run(organisation, now=now, periods=periods, summary=summary)
+            _school_run(organisation, today=today, periods=periods, summary=summary)
     summary.exports_expired = _expire_exports(today=today, dry_run=dry_run)
-    summary.task_results_deleted = purges.task_results_delete(now=now, periods=periods, dry_run=dry_run)
+    summary.task_results_deleted = purges.task_results_delete(today=today, periods=periods, dry_run=dry_run)
     if not dry_run and (summary.deleted or summary.exports_expired or summary.task_results_deleted or summary.purged):
         logger.info("%s", summary)
     return summary
 
 
-def _school_run(school: Organisation, *, now: datetime.datetime, periods: Periods, summary: RetentionSummary) -> None:
+def _school_run(school: Organisation, *, today: datetime.date, periods: Periods, summary: RetentionSummary) -> None:
     """One school's (or association's) part of the run, in the caller's transaction. The order
     matters: declarations go before the carers they point at, audit events and expired links
     before the carer records they would hold on to."""
-    today, dry_run = timezone.localdate(now), summary.dry_run
+    dry_run = summary.dry_run
     declarations = 0
     if school.is_school and (expired := expired_declarations(school, today=today)):
         declarations = len(expired)
@@ -151,9 +151,9 @@ def _school_run(school: Organisation, *, now: datetime.datetime, periods: Period
             summary.by_school[school.slug] = declarations
     counts = Counter()
     if school.is_school:
-        counts[LINKS] = purges.expired_links_delete(school, now=now, periods=periods, dry_run=dry_run)
-        counts[ADDRESSES] = purges.email_addresses_forget(school, now=now, periods=periods, dry_run=dry_run)
-    counts[AUDIT_EVENTS] = purges.audit_events_purge(school, now=now, periods=periods, dry_run=dry_run)
+        counts[LINKS] = purges.expired_links_delete(school, today=today, periods=periods, dry_run=dry_run)
+        counts[ADDRESSES] = purges.email_addresses_forget(school, today=today, periods=periods, dry_run=dry_run)
+    counts[AUDIT_EVENTS] = purges.audit_events_purge(school, today=today, periods=periods, dry_run=dry_run)
     if school.is_school:
         carers = purges.carers_purge(school, today=today, dry_run=dry_run)
         counts.update({CARERS: carers.erased, DECLINES: carers.declines_deleted, CARER_RECORDS: carers.records_deleted})

@@ -108,6 +108,18 @@ def test_each_school_gets_one_event_per_run_and_a_second_run_adds_none(now, scho
     assert not again.purged and len(run_events()) == 2
 
 
+def test_cut_offs_are_at_midnight_so_runs_every_few_minutes_purge_and_record_once_a_day(now, school):
+    old_event(now, school, day(2020, 11, 21, 9))
+    morning = old_event(now, school, day(2020, 11, 22, 9))  # 6 years ago this morning
+    retention_run()
+    now.move_to(day(2026, 11, 22, 18))
+    retention_run()
+    assert AuditEvent.objects.filter(pk=morning.pk).exists() and len(run_events(school)) == 1
+    now.move_to(day(2026, 11, 23, 0) + datetime.timedelta(minutes=15))
+    retention_run()
+    assert not AuditEvent.objects.filter(pk=morning.pk).exists() and len(run_events(school)) == 2
+
+
 # ---------------------------------------------------------------------------------------------
 # Addresses in the outbox
 
