@@ -69,7 +69,7 @@ class RetentionSummary:
             f"{verb} {self.deleted} declaration{'s' if self.deleted != 1 else ''} past their retention period"
             f"{f' ({schools})' if schools else ''}, with {self.pdfs_deleted} PDF(s) and {self.scans_deleted} "
             f"paper scan(s); {self.exports_expired} old export file(s); {self.task_results_deleted} finished "
-            f"task row(s)." + (f" {'Would purge' if self.dry_run else 'Purged'}: {others}." if others else "")
+            f"task row(s)." + (f" {'Also, if run' if self.dry_run else 'Also'}: {others}." if others else "")
         )
 
 

@@ -19,6 +19,7 @@ from declarations.models import Declaration, Decline, SigningRequest
 from evidence.pdf import evidence_trail
 from evidence.retention import retention_run
 from schools.audit import audit_record
+from schools.audit import summary as log_line
 from schools.models import AuditEvent, Carer, Pupil, PupilCarer
 from sending.models import OutboxMessage, SendBatch
 from tests.declarations.evidence import sign_online
@@ -104,6 +105,7 @@ def test_each_school_gets_one_event_per_run_and_a_second_run_adds_none(now, scho
     assert [(e.school, e.detail["counts"]["audit events deleted"]) for e in run_events()] == [
         (school, 2), (other_school, 2)
     ]
+    assert log_line(run_events(school)[0]) == "2 audit events deleted (run on 2026-11-22)"
     again = retention_run()
     assert not again.purged and len(run_events()) == 2
 
@@ -359,7 +361,7 @@ def test_a_dry_run_counts_and_changes_nothing(carers, now, school):
     assert summary.purged["carers erased"] == 2 and summary.purged["audit events deleted"] == 2
     assert AuditEvent.objects.count() == events and not run_events()
     assert Carer.objects.filter(erased_at__isnull=False).count() == 0
-    assert "Would purge: 2 audit events deleted" in str(summary)
+    assert "Also, if run: 2 audit events deleted; 1 e-mail addresses removed; 2 carers erased" in str(summary)
 
 
 def test_the_command_and_the_scheduler_report_every_purge(carers):
