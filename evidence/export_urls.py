@@ -1,4 +1,5 @@
-"""Staff pages for declaration PDFs, ZIP exports and registers, mounted at /staff/exports/."""
+"""Staff pages for declaration PDFs, ZIP exports, registers and a carer's subject access ZIP,
+mounted at /staff/exports/."""
 
 from django.urls import path
 
@@ -11,4 +12,9 @@ urlpatterns = [
     path("<slug:school_slug>/<int:export_id>/download/", export_views.download, name="download"),
     path("<slug:school_slug>/register.<str:file_format>", export_views.register, name="register"),
     path("<slug:school_slug>/declarations/<int:declaration_id>/pdf/", export_views.declaration_pdf, name="declaration_pdf"),
+    path(
+        "<slug:school_slug>/carers/<int:carer_id>/subject-access/",
+        export_views.carer_subject_access,
+        name="carer_subject_access",
+    ),
 ]

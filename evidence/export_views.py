@@ -1,4 +1,5 @@
-"""Staff pages for evidence out: one declaration's PDF, a ZIP of many, and the registers.
+"""Staff pages for evidence out: one declaration's PDF, a ZIP of many, the registers, and a
+carer's subject access ZIP.
 
 Every page shows or hands out carers' personal data, so every one needs a second factor
 (schools.mfa) and only a headteacher or office staff member of the school may use it
@@ -11,18 +12,18 @@ from django.contrib import messages
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.cache import add_never_cache_headers
-from django.views.decorators.http import require_http_methods, require_safe
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from codes.services import code_for_school, published_versions
 from declarations import selectors
 from declarations.models import Declaration
-from evidence import services
+from evidence import services, subject_access
 from evidence.exports import REGISTERS, DeclarationFilters
 from evidence.forms import ExportForm
 from evidence.models import Export
 from schools import permissions
 from schools.mfa import mfa_required
-from schools.models import Pupil
+from schools.models import Carer, Pupil
 from schools.selectors import pupils_on_roll
 
 EXPORTS_SHOWN = 10
@@ -145,3 +146,13 @@ def declaration_pdf(request, school_slug, declaration_id):
     school = _school(request, school_slug)
     declaration = get_object_or_404(Declaration.objects.select_related("school", "version", "carer"), school=school, pk=declaration_id)
     return _attachment(services.declaration_pdf_download(user=request.user, declaration=declaration, request=request))
+
+
+@mfa_required
+@require_POST
+def carer_subject_access(request, school_slug, carer_id):
+    """Everything held about one carer, as a ZIP (evidence/subject_access.py). A POST, from the
+    carer's page: a link, or a browser prefetching one, never makes (and audits) an export."""
+    school = _school(request, school_slug)
+    carer = get_object_or_404(Carer.objects.select_related("school"), school=school, pk=carer_id)
+    return _attachment(subject_access.carer_subject_access_zip(carer=carer, user=request.user, request=request))

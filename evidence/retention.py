@@ -14,12 +14,20 @@ the declaration's number, version, date signed, how, and its PDF's SHA-256 (so t
 page can still say "issued here, deleted under retention"), never a name. The PDF and any paper
 scan are deleted from storage once the deletion has committed. Running it again deletes nothing
 more: it is idempotent. Finished ZIP exports are deleted after 7 days, their row kept.
+
+The same run purges what else has outlived its use (evidence/purges.py): audit events past the
+log's period, e-mail addresses in old outbox rows, signing requests whose link expired long ago,
+carers whose children all left longer ago than the school's period, and finished background
+task rows. What it did at each school is recorded in one audit event per school and run
+(AuditEvent.Action.RETENTION_RUN: counts, never names), in the same transaction as the school's
+deletions.
 """
 
 from __future__ import annotations
 
 import datetime
 import logging
+from collections import Counter
 from dataclasses import dataclass, field
 
 from django.core.files.storage import default_storage
@@ -28,7 +36,9 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from declarations.models import Declaration
+from evidence import purges
 from evidence.models import DeclarationPdf, Export
+from evidence.purges import Periods, add_years
 from evidence.zip_exports import EXPORT_KEEP_DAYS
 from schools.audit import audit_record
 from schools.models import AuditEvent, Organisation, Pupil, PupilCarer
@@ -46,22 +56,27 @@ class RetentionSummary:
     exports_expired: int = 0
     by_school: dict[str, int] = field(default_factory=dict)
     declaration_ids: list[int] = field(default_factory=list)
+    # The other purges (evidence/purges.py), by what was purged: in total, and by school.
+    purged: Counter = field(default_factory=Counter)
+    purged_by_school: dict[str, Counter] = field(default_factory=dict)
+    task_results_deleted: int = 0
 
     def __str__(self) -> str:
         verb = "Would delete" if self.dry_run else "Deleted"
         schools = ", ".join(f"{slug}: {n}" for slug, n in sorted(self.by_school.items()))
+        others = "; ".join(f"{self.purged[label]} {label}" for label in PURGED if self.purged[label])
         return (
             f"{verb} {self.deleted} declaration{'s' if self.deleted != 1 else ''} past their retention period"
             f"{f' ({schools})' if schools else ''}, with {self.pdfs_deleted} PDF(s) and {self.scans_deleted} "
-            f"paper scan(s); {self.exports_expired} old export file(s)."
+            f"paper scan(s); {self.exports_expired} old export file(s); {self.task_results_deleted} finished "
+            f"task row(s)." + (f" {'Also, if run' if self.dry_run else 'Also'}: {others}." if others else "")
         )
 
 
-def add_years(day: datetime.date, years: int) -> datetime.date:
-    try:
-        return day.replace(year=day.year + years)
-    except ValueError:  # 29 February
-        return day.replace(year=day.year + years, day=28)
+# What each school's run counts, in the order it is said.
+AUDIT_EVENTS, ADDRESSES, LINKS = "audit events deleted", "e-mail addresses removed", "expired links deleted"
+CARERS, DECLINES, CARER_RECORDS = "carers erased", "declines deleted", "carer records deleted"
+PURGED = [AUDIT_EVENTS, ADDRESSES, LINKS, CARERS, DECLINES, CARER_RECORDS]
 
 
 def _left_on(pupil: Pupil) -> datetime.date:
@@ -92,33 +107,78 @@ def expired_declarations(school: Organisation, *, today: datetime.date) -> list[
     return [d for d in candidates if (expires := expiry_date(d, pupils, years)) is not None and expires <= today]
 
 
-def retention_run(*, today: datetime.date | None = None, dry_run: bool = False) -> RetentionSummary:
+def retention_run(
+    *, now: datetime.datetime | None = None, dry_run: bool = False, periods: Periods | None = None
+) -> RetentionSummary:
     """Delete every school's expired declarations with their PDFs and scans, recording each in
-    the school's audit log; delete finished exports older than 7 days. Idempotent.
+    the school's audit log, and purge what else is past its period (evidence/purges.py); delete
+    finished exports older than 7 days. Idempotent.
 
-    One transaction per school: a school's deletions and their audit events are committed
-    together or not at all; the files go once it has committed.
+    One transaction per school: a school's deletions and purges, and their audit events, are
+    committed together or not at all; the files go once it has committed. Then, for no school
+    in particular, finished background task rows.
     """
-    today = today or timezone.localdate()
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    periods = periods or Periods.from_settings()
     summary = RetentionSummary(today=today, dry_run=dry_run)
-    for school in Organisation.objects.filter(kind=Organisation.Kind.SCHOOL).order_by("pk"):
-        expired = expired_declarations(school, today=today)
-        if not expired:
-            continue
+    for organisation in Organisation.objects.order_by("pk"):
+        with transaction.atomic():
+            _school_run(organisation, today=today, periods=periods, summary=summary)
+    summary.exports_expired = _expire_exports(today=today, dry_run=dry_run)
+    summary.task_results_deleted = purges.task_results_delete(today=today, periods=periods, dry_run=dry_run)
+    if not dry_run and (summary.deleted or summary.exports_expired or summary.task_results_deleted or summary.purged):
+        logger.info("%s", summary)
+    return summary
+
+
+def _school_run(school: Organisation, *, today: datetime.date, periods: Periods, summary: RetentionSummary) -> None:
+    """One school's (or association's) part of the run, in the caller's transaction. The order
+    matters: declarations go before the carers they point at, audit events and expired links
+    before the carer records they would hold on to."""
+    dry_run = summary.dry_run
+    declarations = 0
+    if school.is_school and (expired := expired_declarations(school, today=today)):
+        declarations = len(expired)
         if dry_run:
-            summary.deleted += len(expired)
-            summary.by_school[school.slug] = len(expired)
+            summary.deleted += declarations
             summary.declaration_ids += [d.pk for d in expired]
             summary.pdfs_deleted += DeclarationPdf.objects.filter(declaration__in=expired).count()
             summary.scans_deleted += sum(1 for d in expired if d.paper_scan)
-            continue
-        deleted = _delete(school, [d.pk for d in expired], today=today, summary=summary)
-        if deleted:
-            summary.by_school[school.slug] = deleted
-    summary.exports_expired = _expire_exports(today=today, dry_run=dry_run)
-    if not dry_run and (summary.deleted or summary.exports_expired):
-        logger.info("%s", summary)
-    return summary
+        else:
+            declarations = _delete(school, [d.pk for d in expired], today=today, summary=summary)
+        if declarations:
+            summary.by_school[school.slug] = declarations
+    counts = Counter()
+    if school.is_school:
+        counts[LINKS] = purges.expired_links_delete(school, today=today, periods=periods, dry_run=dry_run)
+        counts[ADDRESSES] = purges.email_addresses_forget(school, today=today, periods=periods, dry_run=dry_run)
+    counts[AUDIT_EVENTS] = purges.audit_events_purge(school, today=today, periods=periods, dry_run=dry_run)
+    if school.is_school:
+        carers = purges.carers_purge(school, today=today, dry_run=dry_run)
+        counts.update({CARERS: carers.erased, DECLINES: carers.declines_deleted, CARER_RECORDS: carers.records_deleted})
+    counts = Counter({label: n for label, n in counts.items() if n})
+    if counts:
+        summary.purged.update(counts)
+        summary.purged_by_school[school.slug] = counts
+    if dry_run or not (counts or declarations):
+        return
+    audit_record(
+        actor=None,
+        school=school,
+        action=AuditEvent.Action.RETENTION_RUN,
+        target="Retention",
+        detail={
+            "counts": {"declarations deleted": declarations, **{label: counts[label] for label in PURGED}},
+            "run_on": today.isoformat(),
+            "periods": {
+                "declarations and carers (years after the last child left)": school.declaration_retention_years,
+                "audit log (years)": periods.audit_log_years,
+                "e-mail addresses (days after sending)": periods.email_address_days,
+                "expired links (days after expiry)": periods.expired_link_days,
+            },
+        },
+    )
 
 
 def _delete(school: Organisation, ids: list[int], *, today: datetime.date, summary: RetentionSummary) -> int:
@@ -184,10 +244,12 @@ def _expire_exports(*, today: datetime.date, dry_run: bool) -> int:
 
 def retention_step(now: datetime.datetime) -> dict:
     """retention_run as a step of `manage.py run_scheduled` (sending/scheduler.py): counts."""
-    summary = retention_run(today=timezone.localdate(now))
+    summary = retention_run(now=now)
     return {
         "declarations deleted": summary.deleted,
         "PDFs deleted": summary.pdfs_deleted,
         "paper scans deleted": summary.scans_deleted,
         "old exports deleted": summary.exports_expired,
+        **{label: summary.purged[label] for label in PURGED},
+        "finished task rows deleted": summary.task_results_deleted,
     }

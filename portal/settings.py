@@ -32,6 +32,13 @@ def env_list(name, default=""):
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
+def env_positive_int(name, default: int) -> int:
+    value = os.environ.get(name, str(default)).strip()
+    if not value.isdigit() or int(value) < 1:
+        raise ImproperlyConfigured(f"{name} must be a whole number, 1 or more (it is {value!r}).")
+    return int(value)
+
+
 def required(name):
     value = os.environ.get(name)
     if not value:
@@ -380,6 +387,21 @@ PORTAL_RATE_LIMITS = {
 PORTAL_SIGNING_CERT = env("PORTAL_SIGNING_CERT", "")
 PORTAL_SIGNING_CERT_PASSWORD = env("PORTAL_SIGNING_CERT_PASSWORD", "")
 PORTAL_SIGNING_DIR = VAR_DIR / "signing"
+
+# --- Retention (evidence/retention.py: daily in `manage.py run_scheduled`, or apply_retention) -
+# Declarations, and carers whose children have all left, follow each school's own setting
+# ("years declarations are kept after a pupil leaves", 6 by default). The rest follow these.
+# The audit log: events older than this are deleted (not the records of a declaration deleted
+# at the end of its retention period, which name no one and let /verify/ say what became of it).
+PORTAL_AUDIT_LOG_KEEP_YEARS = env_positive_int("PORTAL_AUDIT_LOG_KEEP_YEARS", 6)
+# The outbox: the address (and any error text) of an e-mail sent, failed or not needed this
+# many days ago is blanked; the row, saying what was sent when, is kept.
+PORTAL_EMAIL_ADDRESS_KEEP_DAYS = env_positive_int("PORTAL_EMAIL_ADDRESS_KEEP_DAYS", 90)
+# Signing requests whose link expired this many days ago are deleted, unless a declaration or a
+# decline points at one, or it is a carer's request for what the school asks them to sign now.
+PORTAL_EXPIRED_LINK_KEEP_DAYS = env_positive_int("PORTAL_EXPIRED_LINK_KEEP_DAYS", 365)
+# Background tasks that finished (succeeded or failed) this many days ago are deleted.
+PORTAL_TASK_RESULT_KEEP_DAYS = env_positive_int("PORTAL_TASK_RESULT_KEEP_DAYS", 30)
 
 # --- Families import (schools/imports/) ------------------------------------------------------
 # What one uploaded export may hold. A whole secondary school is about 6,000 rows of a few

@@ -5,7 +5,8 @@
 
 Every import, every view of a pupil's or carer's record, every subject access export and every
 erasure is recorded, in the same transaction as what it records where there is one. Events are
-never changed or deleted (the model and database triggers refuse).
+never changed, and never deleted (the model and database triggers refuse) but by audit_purge,
+which the retention job (evidence/retention.py) calls for events past the log's period.
 
 Never put a name or an e-mail address into `target` or `detail`: the log outlives a carer's
 erasure. Point at the record with `carer=` or `pupil=` instead; the log page shows the
@@ -14,9 +15,13 @@ record's current name, which after erasure is a placeholder.
 
 from __future__ import annotations
 
+import datetime
+
+from django.db import transaction
+
 from portal.client_ip import client_ip
 from schools.imports import ImportPlan
-from schools.models import AuditEvent, Carer, Organisation, Pupil
+from schools.models import AuditEvent, AuditPurge, Carer, Organisation, Pupil
 
 USER_AGENT_LENGTH = AuditEvent._meta.get_field("user_agent").max_length
 # The order an import's counts are shown in (PostgreSQL's jsonb does not keep a dict's order).
@@ -56,6 +61,23 @@ def audit_record(
     )
 
 
+def audit_purge(*, school: Organisation, older_than: datetime.datetime, keep: tuple[str, ...] = ()) -> int:
+    """Delete the school's events recorded before `older_than`, except those whose action is in
+    `keep`; returns how many. For the retention job only.
+
+    The database lets these deletions through and no others: a permit (AuditPurge) for this
+    school and cut-off is written first and removed before the transaction ends, so it is never
+    visible outside it, and the triggers still refuse every other deletion and every change.
+    """
+    with transaction.atomic():
+        permit = AuditPurge.objects.create(school=school, older_than=older_than)
+        deleted, _ = (
+            AuditEvent.objects.filter(school=school, at__lt=older_than).exclude(action__in=keep).delete()
+        )
+        permit.delete()
+    return deleted
+
+
 def describe_target(*, carer: Carer | None = None, pupil: Pupil | None = None) -> str:
     """A description without personal data: the record's kind and database number."""
     if carer is not None:
@@ -82,4 +104,10 @@ def summary(event: AuditEvent) -> str:
         return f"{detail.get('filename', 'a file')}, {detail.get('rows', 0)} rows: {changed}{source}"
     if event.action == AuditEvent.Action.ERASE_CARER:
         return f"Reason: {detail.get('reason', '')}"
+    if event.action == AuditEvent.Action.REFUSE_ERASURE:
+        return f"Request received {detail.get('received_on', 'on an unknown date')}. Reason: {detail.get('reason', '')}"
+    if event.action == AuditEvent.Action.RETENTION_RUN:
+        counts = detail.get("counts", {})
+        done = ", ".join(f"{counts[label]} {label}" for label in sorted(counts) if counts[label]) or "nothing"
+        return f"{done} (run on {detail.get('run_on', '')})"
     return ", ".join(f"{key}: {value}" for key, value in detail.items())

@@ -1,4 +1,5 @@
-"""Forms for the families pages: the import upload, the list filters and the erasure."""
+"""Forms for the families pages: the import upload, the list filters, the erasure and a refused
+erasure request."""
 
 from pathlib import PurePath
 
@@ -6,6 +7,7 @@ from crispy_forms.layout import Div, Field
 from django import forms
 from django.conf import settings
 from django.template.defaultfilters import filesizeformat
+from django.utils import timezone
 
 from portal.forms import form_helper, submit_button
 from schools.models import AuditEvent, Pupil
@@ -151,4 +153,43 @@ class CarerEraseForm(forms.Form):
         reason = self.cleaned_data["reason"].strip()
         if not reason:
             raise forms.ValidationError("Give the reason for erasing this carer's data.")
+        return reason
+
+
+class ErasureRefusalForm(forms.Form):
+    """A request to erase a carer's data that the school refuses, and why (recorded, not acted on)."""
+
+    received_on = forms.DateField(
+        label="Date the request was received",
+        widget=forms.DateInput(attrs={"type": "date", "class": "w-auto"}, format="%Y-%m-%d"),
+        error_messages={"required": "Enter the date the request was received.", "invalid": "Enter a real date."},
+    )
+    reason = forms.CharField(
+        label="Why is the request refused?",
+        help_text="For example, what the school must keep the data for, and the request's reference. "
+        "Do not write the carer's name: the reason is kept in the audit log.",
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={"required": "Give the reason for refusing the request."},
+    )
+
+    def __init__(self, *args, action: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = form_helper(
+            "received_on",
+            "reason",
+            submit_button("Record the refused request", css_class="btn-outline-secondary"),
+            action=action,
+        )
+
+    def clean_received_on(self):
+        received_on = self.cleaned_data["received_on"]
+        if received_on > timezone.localdate():
+            raise forms.ValidationError("The date the request was received must be today or in the past.")
+        return received_on
+
+    def clean_reason(self):
+        reason = self.cleaned_data["reason"].strip()
+        if not reason:
+            raise forms.ValidationError("Give the reason for refusing the request.")
         return reason

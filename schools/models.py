@@ -292,7 +292,9 @@ class AuditEvent(models.Model):
     """One thing done with a school's families data: who, what, when and from where.
 
     Append-only: save() refuses to change a stored event, delete() refuses, and database
-    triggers refuse UPDATE and DELETE by any other route (schools/migrations/0003_audit_events.py).
+    triggers refuse UPDATE and DELETE by any other route (schools/migrations/0003_audit_events.py),
+    with one exception: the retention job deleting a school's events older than its cut-off
+    (AuditPurge below, schools/migrations/0007_audit_purge.py, schools.audit.audit_purge).
     Events point at the carer or pupil concerned rather than naming them, so erasing a carer
     leaves no personal data of theirs in the log. Recorded through schools/audit.py.
     """
@@ -311,6 +313,8 @@ class AuditEvent(models.Model):
         RECORD_PAPER_DECLARATION = "record_paper_declaration", "Recorded a paper declaration"
         EXPORT_DECLARATIONS = "export_declarations", "Exported declarations (PDFs or register)"
         RETENTION_DELETE = "retention_delete", "Deleted a declaration at the end of its retention period"
+        RETENTION_RUN = "retention_run", "Deleted or erased data at the end of its retention period"
+        REFUSE_ERASURE = "refuse_erasure", "Refused a request to erase a carer's data"
 
     at = models.DateTimeField("when", default=timezone.now, editable=False)
     actor = models.ForeignKey(
@@ -344,3 +348,14 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValueError("The audit log is append-only: an event is never deleted.")
+
+
+class AuditPurge(models.Model):
+    """Leave for the retention job to delete one school's audit events recorded before
+    `older_than`: the only deletion of audit events the database triggers allow
+    (schools/migrations/0007_audit_purge.py). schools.audit.audit_purge writes one, deletes, and
+    removes it inside one transaction, so no other connection ever sees one; the table is empty
+    at rest."""
+
+    school = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
+    older_than = models.DateTimeField()

@@ -7,6 +7,7 @@ event are stored together or not at all.
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -194,14 +195,15 @@ def _person(user) -> str:
     return user.get_full_name() or user.get_username()
 
 
-def carer_subject_access_export(*, carer: Carer, user, request=None) -> dict:
-    """Everything the portal holds about one carer, for a subject access request.
+def carer_subject_access_export(*, carer: Carer, user, request=None, detail: dict | None = None) -> dict:
+    """Everything the portal holds about one carer, for a subject access request: the data of
+    the ZIP that evidence.subject_access.carer_subject_access_zip hands out (with the PDFs).
 
     Guarantees: the carer's own fields, their children as linked (with relationship, parental
     responsibility and priority), whether they are asked to sign, and every audit event about
     them, their declarations (what they signed, when, from where) and declines, and the e-mails
     sent to them; staff IP addresses and browsers are the staff's data and are left out. The
-    export is itself recorded in the audit log, in the same transaction.
+    export is itself recorded in the audit log (with `detail`), in the same transaction.
     """
     if not permissions.can_manage_families(user, carer.school):
         raise PermissionDenied("You can only export carers of your own school.")
@@ -284,7 +286,12 @@ def carer_subject_access_export(*, carer: Carer, user, request=None) -> dict:
             ],
         }
         audit_record(
-            actor=user, school=carer.school, action=AuditEvent.Action.EXPORT_CARER_DATA, carer=carer, request=request
+            actor=user,
+            school=carer.school,
+            action=AuditEvent.Action.EXPORT_CARER_DATA,
+            carer=carer,
+            detail=detail,
+            request=request,
         )
     return export
 
@@ -317,17 +324,7 @@ def carer_erase(*, carer: Carer, user, reason: str, request=None) -> Carer:
         carer = Carer.objects.select_for_update().get(pk=carer.pk)
         if carer.erased_at is not None:
             raise ValidationError("This carer's personal data has already been erased.")
-        links_removed, _ = PupilCarer.objects.filter(carer=carer).delete()
-        carer.outbox.filter(status__in=["pending", "sending"]).update(status="skipped")
-        carer.outbox.update(to_address="", error="")
-        carer.signing_requests.update(token_hash=None, expires_at=timezone.now())
-        carer.title = ""
-        carer.forename = ERASED_FORENAME
-        carer.surname = f"carer #{carer.pk}"
-        carer.email = ""
-        carer.mis_id = f"erased-{carer.pk}"
-        carer.erased_at = timezone.now()
-        carer.save(update_fields=["title", "forename", "surname", "email", "mis_id", "erased_at", "updated"])
+        links_removed = carer_personal_data_erase(carer)
         audit_record(
             actor=user,
             school=carer.school,
@@ -337,3 +334,77 @@ def carer_erase(*, carer: Carer, user, reason: str, request=None) -> Carer:
             request=request,
         )
     return carer
+
+
+def carer_personal_data_erase(carer: Carer) -> int:
+    """The erasure itself, as carer_erase describes it, with no check and no audit event: for
+    carer_erase, and for the retention job (which records its own event per school). Call it
+    in a transaction with the carer's row locked. Returns how many links to pupils it removed."""
+    links_removed, _ = PupilCarer.objects.filter(carer=carer).delete()
+    carer.outbox.filter(status__in=["pending", "sending"]).update(status="skipped")
+    carer.outbox.update(to_address="", error="")
+    carer.signing_requests.update(token_hash=None, expires_at=timezone.now())
+    carer.title = ""
+    carer.forename = ERASED_FORENAME
+    carer.surname = f"carer #{carer.pk}"
+    carer.email = ""
+    carer.mis_id = f"erased-{carer.pk}"
+    carer.erased_at = timezone.now()
+    carer.save(update_fields=["title", "forename", "surname", "email", "mis_id", "erased_at", "updated"])
+    return links_removed
+
+
+def carer_erasure_refuse(*, carer: Carer, user, received_on, reason: str, request=None) -> AuditEvent:
+    """Record that a request to erase the carer's data was refused, and why, in the audit log.
+
+    Under UK GDPR a school may refuse erasure (for example where it must keep the data to perform
+    a public task) and must then tell the person why, and that they may complain to the ICO; this
+    keeps the school's record of that decision. Nothing about the carer changes. Refuses
+    (ValidationError) an empty reason, a request received in the future, or a carer already
+    erased; PermissionDenied unless the user is the headteacher of the carer's school (who may
+    erase, and so decides not to).
+    """
+    if not permissions.can_erase_carer(user, carer):
+        raise PermissionDenied("Only the headteacher of the carer's school can decide on an erasure request.")
+    reason = (reason or "").strip()
+    errors = {}
+    if not reason:
+        errors["reason"] = "Give the reason for refusing the request."
+    if received_on is None:
+        errors["received_on"] = "Enter the date the request was received."
+    elif received_on > timezone.localdate():
+        errors["received_on"] = "The date the request was received must be today or in the past."
+    if errors:
+        raise ValidationError(errors)
+    if Carer.objects.filter(pk=carer.pk, erased_at__isnull=False).exists():
+        raise ValidationError("This carer's personal data has already been erased.")
+    return audit_record(
+        actor=user,
+        school=carer.school,
+        action=AuditEvent.Action.REFUSE_ERASURE,
+        carer=carer,
+        detail={"received_on": received_on.isoformat(), "reason": reason},
+        request=request,
+    )
+
+
+@dataclass(frozen=True)
+class ErasureRefusal:
+    received_on: datetime.date | None
+    reason: str
+    recorded_at: datetime.datetime
+    recorded_by: str
+
+
+def erasure_refusals(carer: Carer) -> list[ErasureRefusal]:
+    """The refused erasure requests recorded for the carer, newest first (kept as long as the
+    audit log keeps its events: evidence/retention.py)."""
+    events = carer.audit_events.filter(action=AuditEvent.Action.REFUSE_ERASURE).select_related("actor")
+    refusals = []
+    for event in events.order_by("-at", "-pk"):
+        try:
+            received_on = datetime.date.fromisoformat(event.detail.get("received_on", ""))
+        except (TypeError, ValueError):
+            received_on = None
+        refusals.append(ErasureRefusal(received_on, event.detail.get("reason", ""), event.at, _person(event.actor)))
+    return refusals

@@ -10,8 +10,12 @@ urlpatterns = [
     path("<slug:school_slug>/pupils/<int:pupil_id>/", views.pupil_detail, name="pupil"),
     path("<slug:school_slug>/carers/", views.carer_list, name="carers"),
     path("<slug:school_slug>/carers/<int:carer_id>/", views.carer_detail, name="carer"),
-    path("<slug:school_slug>/carers/<int:carer_id>/export/", views.carer_export, name="carer_export"),
     path("<slug:school_slug>/carers/<int:carer_id>/erase/", views.carer_erase, name="carer_erase"),
+    path(
+        "<slug:school_slug>/carers/<int:carer_id>/refuse-erasure/",
+        views.carer_refuse_erasure,
+        name="carer_refuse_erasure",
+    ),
     path("<slug:school_slug>/import/", views.import_upload, name="import_upload"),
     path("<slug:school_slug>/import/preview/", views.import_preview_page, name="import_preview"),
     path("<slug:school_slug>/import/confirm/", views.import_confirm, name="import_confirm"),

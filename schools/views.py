@@ -1,5 +1,6 @@
 """Staff pages for a school's families: import, pupils and carers, the audit log, and a carer's
-subject access export and erasure.
+erasure or a refused erasure request. (A carer's subject access export holds their declaration
+PDFs, so it is evidence's: evidence/export_views.py, carer_subject_access.)
 
 Only the school's headteacher and office staff see any of it (schools.permissions); for anyone
 else every URL is a 404, never a hint that the school, pupil or carer exists. Each view checks
@@ -11,16 +12,14 @@ upload (schools/imports/staging.py); these views keep only its StagedUpload in t
 """
 
 import datetime
-import json
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Case, F, IntegerField, Prefetch, Q, Value, When
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from schools import audit, permissions, selectors, services
@@ -28,6 +27,7 @@ from schools.forms import (
     AuditFilterForm,
     CarerEraseForm,
     CarerFilterForm,
+    ErasureRefusalForm,
     ImportUploadForm,
     PupilFilterForm,
 )
@@ -160,10 +160,19 @@ def _carer_for(request, school_slug, carer_id):
 @mfa_required
 def carer_detail(request, school_slug, carer_id):
     school, carer = _carer_for(request, school_slug, carer_id)
+    return _carer_page(request, school, carer)
+
+
+def _carer_page(request, school, carer, *, refusal_form=None):
+    """The carer's page (recorded as a view of their record), with the refusal form for the
+    headteacher: `refusal_form` bound when it comes back with errors."""
     links = carer.pupil_links.select_related("pupil").order_by("pupil__surname", "pupil__forename")
     audit.audit_record(
         actor=request.user, school=school, action=AuditEvent.Action.VIEW_CARER, carer=carer, request=request
     )
+    can_erase = permissions.can_erase_carer(request.user, carer)
+    if can_erase and not carer.erased_at and refusal_form is None:
+        refusal_form = ErasureRefusalForm(action=_refusal_url(school, carer))
     return render(
         request,
         "families/carer_detail.html",
@@ -173,24 +182,40 @@ def carer_detail(request, school_slug, carer_id):
             carer=carer,
             links=links,
             status=services.carer_eligibility(carer),
-            can_erase=permissions.can_erase_carer(request.user, carer),
+            can_erase=can_erase,
+            refusal_form=refusal_form,
+            refusals=services.erasure_refusals(carer),
         ),
     )
 
 
+def _refusal_url(school, carer) -> str:
+    return reverse("families:carer_refuse_erasure", kwargs={"school_slug": school.slug, "carer_id": carer.pk})
+
+
 @mfa_required
 @require_POST
-def carer_export(request, school_slug, carer_id):
+def carer_refuse_erasure(request, school_slug, carer_id):
+    """Record a refused erasure request (headteachers): back to the carer's page, which lists it."""
     school, carer = _carer_for(request, school_slug, carer_id)
-    export = services.carer_subject_access_export(carer=carer, user=request.user, request=request)
-    response = HttpResponse(
-        json.dumps(export, cls=DjangoJSONEncoder, ensure_ascii=False, indent=2),
-        content_type="application/json; charset=utf-8",
-    )
-    filename = f"carer-{carer.pk}-subject-access-{timezone.localdate():%Y-%m-%d}.json"
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response["Cache-Control"] = "no-store"
-    return response
+    if not permissions.can_erase_carer(request.user, carer):
+        raise Http404("No such carer.")
+    form = ErasureRefusalForm(request.POST, action=_refusal_url(school, carer))
+    if not form.is_valid():
+        return _carer_page(request, school, carer, refusal_form=form)
+    try:
+        services.carer_erasure_refuse(
+            carer=carer,
+            user=request.user,
+            received_on=form.cleaned_data["received_on"],
+            reason=form.cleaned_data["reason"],
+            request=request,
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, "The refused erasure request has been recorded in the audit log.")
+    return redirect("families:carer", school_slug=school.slug, carer_id=carer.pk)
 
 
 @mfa_required

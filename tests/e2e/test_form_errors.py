@@ -92,6 +92,16 @@ def test_staff_forms_sent_with_mistakes_point_to_each_field(page, sign_in, axe_a
         follow_the_summary(page, error, field)
     axe_audit.check(page)
 
+    page.goto(f"/staff/families/{school.slug}/carers/{carer.pk}/")
+    page.get_by_role("button", name="Record the refused request").click()
+    expect(page).to_have_title(re.compile(r"^Error: "))
+    for error, field in [
+        ("Enter the date the request was received.", "id_received_on"),
+        ("Give the reason for refusing the request.", "id_reason"),
+    ]:
+        follow_the_summary(page, error, field)
+    axe_audit.check(page)
+
     page.goto(f"/staff/families/{school.slug}/carers/{carer.pk}/erase/")
     page.get_by_role("button", name="Erase this carer's personal data").click()
     follow_the_summary(page, "Confirm that you understand this cannot be undone.", "id_confirm")

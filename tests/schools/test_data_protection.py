@@ -1,7 +1,12 @@
-"""Data protection basics: a subject access export of one carer, and erasing a carer's data."""
+"""Data protection basics: a subject access export of one carer, erasing a carer's data, and
+recording a refused erasure request. (What the export's ZIP holds besides the data, the PDFs
+and the link events, is tests/evidence/test_subject_access.py.)"""
 
+import datetime
 import html
+import io
 import json
+import zipfile
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -17,6 +22,16 @@ pytestmark = pytest.mark.django_db
 
 def url(name, school, **kwargs):
     return reverse(f"families:{name}", kwargs={"school_slug": school.slug, **kwargs})
+
+
+def export_url(school, carer):
+    return reverse("exports:carer_subject_access", kwargs={"school_slug": school.slug, "carer_id": carer.pk})
+
+
+def exported(response) -> str:
+    """The JSON file in a subject access ZIP, as text."""
+    with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+        return archive.read("subject-access.json").decode()
 
 
 @pytest.fixture
@@ -51,13 +66,13 @@ def test_export_downloads_everything_held_about_the_carer_and_is_audited(client,
     verified_client(client, office)
     client.get(url("carer", school, carer_id=mary.pk), REMOTE_ADDR="203.0.113.9")  # a view, to appear in it
 
-    response = client.post(url("carer_export", school, carer_id=mary.pk), REMOTE_ADDR="203.0.113.9")
+    response = client.post(export_url(school, mary), REMOTE_ADDR="203.0.113.9")
     assert response.status_code == 200
-    assert response["Content-Type"].startswith("application/json")
-    assert response["Content-Disposition"].startswith(f'attachment; filename="carer-{mary.pk}-subject-access-')
-    assert response["Cache-Control"] == "no-store"
+    assert response["Content-Type"] == "application/zip"
+    assert response["Content-Disposition"] == f'attachment; filename="carer-{mary.pk}-subject-access-2026-11-22.zip"'
+    assert "no-store" in response["Cache-Control"]
 
-    export = json.loads(response.content)
+    export = json.loads(exported(response))
     assert export["school"]["name"] == school.name
     assert export["carer"].items() >= {
         "mis_id": "C1001", "title": "Mrs", "forename": "Mary", "surname": "O'Brien",
@@ -67,14 +82,14 @@ def test_export_downloads_everything_held_about_the_carer_and_is_audited(client,
         ("Aoife", "Mother", True), ("Ciarán", "Mother", True)
     ]
     assert [e["action"] for e in export["audit_events"]] == ["Viewed a carer's record"]
-    assert "203.0.113.9" not in response.content.decode()  # staff addresses are the staff's data
+    assert "203.0.113.9" not in exported(response)  # staff addresses are the staff's data
 
     event = AuditEvent.objects.filter(action=AuditEvent.Action.EXPORT_CARER_DATA).get()
     assert (event.actor, event.carer, event.ip_address) == (office, mary, "203.0.113.9")
 
 
 def test_export_is_a_post_so_a_link_or_prefetch_cannot_trigger_it(as_head, school, mary):
-    assert as_head.get(url("carer_export", school, carer_id=mary.pk)).status_code == 405
+    assert as_head.get(export_url(school, mary)).status_code == 405
     assert not AuditEvent.objects.filter(action=AuditEvent.Action.EXPORT_CARER_DATA).exists()
 
 
@@ -116,7 +131,7 @@ def test_erasure_removes_personal_data_and_records_reason(as_head, school, headt
     pages = [
         as_head.get(url("carer", school, carer_id=mary.pk)).content.decode(),
         as_head.get(url("audit_log", school)).content.decode(),
-        as_head.post(url("carer_export", school, carer_id=mary.pk)).content.decode(),
+        exported(as_head.post(export_url(school, mary))),
     ]
     for text in map(html.unescape, pages):
         assert "Mary" not in text and "mary@example.org" not in text and "C1001" not in text
@@ -230,3 +245,70 @@ def test_erasure_forgets_the_address_in_the_outbox_and_stops_links_and_keeps_dec
     with pytest.raises(signing.LinkNotFound):
         signing.link_check(token=token)
     assert Declaration.objects.get(carer=mary).typed_name == "Mary Smith", "evidence is kept"
+
+
+# ---------------------------------------------------------------------------------------------
+# A refused erasure request
+
+
+REFUSAL = {"received_on": "2026-11-03", "reason": "Ref DP-2026-020: kept while Aoife is on roll, as the school's policy says"}
+
+
+def test_a_headteacher_records_a_refused_erasure_request_and_the_carer_page_shows_it(
+    as_head, school, headteacher, mary
+):
+    page = html.unescape(as_head.get(url("carer", school, carer_id=mary.pk)).content.decode())
+    assert "Erasure requests refused" in page and "None recorded." in page
+    assert "Date the request was received" in page and "Record the refused request" in page
+
+    response = as_head.post(url("carer_refuse_erasure", school, carer_id=mary.pk), REFUSAL, REMOTE_ADDR="203.0.113.9",
+                            follow=True)
+
+    page = html.unescape(response.content.decode())
+    assert "The refused erasure request has been recorded in the audit log." in page
+    assert "3 November 2026" in page and REFUSAL["reason"] in page and "None recorded." not in page
+    assert f"22 November 2026 by {headteacher.get_full_name()}" in page
+    event = AuditEvent.objects.get(action=AuditEvent.Action.REFUSE_ERASURE)
+    assert (event.actor, event.carer, event.ip_address) == (headteacher, mary, "203.0.113.9")
+    assert event.detail == {"received_on": "2026-11-03", "reason": REFUSAL["reason"]}
+    mary.refresh_from_db()
+    assert mary.forename == "Mary" and mary.erased_at is None and mary.pupil_links.count() == 2, "nothing erased"
+    log = html.unescape(as_head.get(url("audit_log", school)).content.decode())
+    assert f"Request received 2026-11-03. Reason: {REFUSAL['reason']}" in log
+
+
+def test_a_refusal_needs_a_reason_and_a_received_date_not_in_the_future(as_head, school, headteacher, mary):
+    response = as_head.post(
+        url("carer_refuse_erasure", school, carer_id=mary.pk), {"received_on": "2026-11-23", "reason": "  "}
+    )
+    page = html.unescape(response.content.decode())
+    assert response.status_code == 200 and 'role="alert"' in page
+    assert "Give the reason for refusing the request." in page
+    assert "The date the request was received must be today or in the past." in page
+    response = as_head.post(url("carer_refuse_erasure", school, carer_id=mary.pk), {"received_on": "3/11", "reason": "x"})
+    assert "Enter a real date." in html.unescape(response.content.decode())
+    assert not AuditEvent.objects.filter(action=AuditEvent.Action.REFUSE_ERASURE).exists()
+    with pytest.raises(ValidationError):
+        services.carer_erasure_refuse(
+            carer=mary, user=headteacher, received_on=datetime.date(2026, 11, 3), reason=" "
+        )
+
+
+def test_office_staff_see_refusals_but_only_the_headteacher_records_one(
+    client, verified_client, school, office, headteacher, mary
+):
+    services.carer_erasure_refuse(carer=mary, user=headteacher, received_on=datetime.date(2026, 11, 3),
+                                  reason=REFUSAL["reason"])
+    verified_client(client, office)
+    page = html.unescape(client.get(url("carer", school, carer_id=mary.pk)).content.decode())
+    assert REFUSAL["reason"] in page and "Record the refused request" not in page
+    with pytest.raises(PermissionDenied):
+        services.carer_erasure_refuse(carer=mary, user=office, received_on=datetime.date(2026, 11, 3), reason="No")
+
+
+def test_there_is_no_refusing_the_erasure_of_a_carer_already_erased(as_head, school, headteacher, mary):
+    services.carer_erase(carer=mary, user=headteacher, reason="DP-1")
+    page = html.unescape(as_head.get(url("carer", school, carer_id=mary.pk)).content.decode())
+    assert "Record the refused request" not in page
+    with pytest.raises(ValidationError, match="already been erased"):
+        services.carer_erasure_refuse(carer=mary, user=headteacher, received_on=datetime.date(2026, 11, 3), reason="x")

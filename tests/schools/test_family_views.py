@@ -72,7 +72,8 @@ def as_office(client, office, verified_client):
 
 
 def url(name, school, **kwargs):
-    return reverse(f"families:{name}", kwargs={"school_slug": school.slug, **kwargs})
+    """A families page by its name, or another app's page by its namespaced name."""
+    return reverse(name if ":" in name else f"families:{name}", kwargs={"school_slug": school.slug, **kwargs})
 
 
 def upload(client, school, data=ONE_FAMILY, name="export.csv"):
@@ -106,9 +107,10 @@ VIEWS = [
     ("pupil", "get", "pupil", {"headteacher", "office"}),
     ("carers", "get", None, {"headteacher", "office"}),
     ("carer", "get", "carer", {"headteacher", "office"}),
-    ("carer_export", "post", "carer", {"headteacher", "office"}),
+    ("exports:carer_subject_access", "post", "carer", {"headteacher", "office"}),
     ("carer_erase", "get", "carer", {"headteacher"}),
     ("carer_erase", "post", "carer", {"headteacher"}),
+    ("carer_refuse_erasure", "post", "carer", {"headteacher"}),
     ("import_upload", "get", None, {"headteacher", "office"}),
     ("import_upload", "post", None, {"headteacher", "office"}),
     ("import_preview", "get", None, {"headteacher", "office"}),
@@ -144,6 +146,8 @@ def test_every_view_answers_each_role_as_it_should(
         verified_client(client, user)
     kwargs = {"pupil": {"pupil_id": pupil.pk}, "carer": {"carer_id": carer.pk}}.get(needs, {})
     data = {"reason": "Request ref SAR-12", "confirm": "on"} if name == "carer_erase" else {}
+    if name == "carer_refuse_erasure":
+        data = {"received_on": "2026-11-03", "reason": "Request ref SAR-12: the school must keep it"}
     if name == "import_upload" and method == "post":
         data = {"file": csv_file("001001,O'Brien,Aoife,Year 3,3B,Mary,O'Brien,Mother,Yes,m@example.org,1")}
     events_before = AuditEvent.objects.count()
@@ -171,7 +175,7 @@ def test_office_staff_of_another_school_get_404_for_a_carer(client, verified_cli
     # Neither under the carer's own school, nor smuggled in under the outsider's school.
     assert client.get(url("carer", school, carer_id=carer.pk)).status_code == 404
     assert client.get(url("carer", other_school, carer_id=carer.pk)).status_code == 404
-    assert client.post(url("carer_export", other_school, carer_id=carer.pk)).status_code == 404
+    assert client.post(url("exports:carer_subject_access", other_school, carer_id=carer.pk)).status_code == 404
     assert not AuditEvent.objects.exists()
 
 

@@ -11,7 +11,6 @@ from django.db.migrations.executor import MigrationExecutor
 from sending.models import OutboxMessage, SendBatch, audience_description
 from tests.factories import CodeFactory, SchoolFactory, published_version
 from tests.schools.factories import CarerFactory
-from tests.sending.test_sending_postgres import _flush_past_the_guards  # noqa: F401 - an autouse fixture
 
 audience_migration = importlib.import_module("sending.migrations.0002_send_batch_audience_fields")
 reason_migration = importlib.import_module("sending.migrations.0003_outbox_skip_reason")

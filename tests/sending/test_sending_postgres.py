@@ -2,7 +2,6 @@
 workers racing over one batch. Runs on SQLite and PostgreSQL (CI runs the suite on both); the
 race between threads needs PostgreSQL's row locks and is skipped on SQLite."""
 
-import importlib
 import smtplib
 import threading
 from collections import Counter
@@ -10,7 +9,6 @@ from collections import Counter
 import pytest
 import time_machine
 from django.core import mail
-from django.core.management import call_command
 from django.db import connection, connections
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
@@ -39,29 +37,6 @@ def now():
     """22 November 2026, noon, and still: dates in e-mails and the 10 minutes to "interrupted"."""
     with time_machine.travel(NOW, tick=False) as traveller:
         yield traveller
-
-
-GUARD_MIGRATIONS = [
-    importlib.import_module("codes.migrations.0002_freeze_published_versions"),
-    importlib.import_module("schools.migrations.0003_audit_events"),
-]
-
-
-@pytest.fixture(autouse=True)
-def _flush_past_the_guards(transactional_db):
-    """These tests commit, so the database is emptied after each one. On SQLite that is DELETE
-    FROM, which the triggers guarding published versions and the audit log refuse: lift them,
-    flush, and put them back at once (as tests/e2e/conftest.py does)."""
-    yield
-    with connection.schema_editor() as editor:
-        for migration in GUARD_MIGRATIONS:
-            migration.backwards(None, editor)
-    try:
-        call_command("flush", interactive=False, verbosity=0, inhibit_post_migrate=True)
-    finally:
-        with connection.schema_editor() as editor:
-            for migration in GUARD_MIGRATIONS:
-                migration.forwards(None, editor)
 
 
 @pytest.fixture(autouse=True)
