@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from codes.markup import fill_placeholders
 from codes.models import Code, CodeReview, CodeVersion
 from codes.signals import version_published
 from schools import permissions
@@ -231,16 +232,13 @@ def version_publish(
 
 
 def declaration_text(version: CodeVersion, *, school_name: str, carer: str = "", children: str = "") -> str:
-    """The declaration statement with its placeholders filled in.
+    """The declaration statement (Markdown) with its placeholders filled in, each value escaped
+    so that it shows as exactly the characters given (codes.markup.fill_placeholders).
 
     Left blank, the carer and children show as bracketed prompts, as on a paper form.
-    Plain replacement, not str.format: a brace in the school's own text must not break it.
     """
-    return (
-        version.declaration_statement.replace("{carer}", carer or "[your full name]")
-        .replace("{children}", children or "[your child's name]")
-        .replace("{school}", school_name)
-    )
+    values = {"carer": carer or "[your full name]", "children": children or "[your child's name]", "school": school_name}
+    return fill_placeholders(version.declaration_statement, values)
 
 
 # The annual review.

@@ -13,6 +13,7 @@ quoted-printable): in the demo the saved .log files can be read, and the link cl
 from __future__ import annotations
 
 import datetime
+import html
 import re
 import textwrap
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import dateformat, timezone
 from django.utils.safestring import SafeString, mark_safe
 
+from codes import markup
 from codes.markup import render_markdown
 from declarations import selectors
 from schools.models import StaffRole
@@ -41,6 +43,14 @@ ADDRESS_TOKENS = ("address_line_one", "address_line_two", "address_line_three", 
 NO_HEADTEACHER_NAME = "The Headteacher"
 NO_PHONE = "the school office"
 TEXT_WIDTH = 70
+# What markdown_to_text reads as one literal character: a backslash escape, an HTML entity, or
+# a character of the private-use plane it borrows meanwhile as stand-ins (one each, so wrapping
+# counts each as one character).
+LITERAL_BASE = 0xF0000
+LITERAL = re.compile("[\U000F0000-\U000FFFFD]")
+ESCAPED_OR_ENTITY = re.compile(
+    rf"\\([{re.escape(markup.ESCAPABLE)}])|&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);|{LITERAL.pattern}"
+)
 
 # Used when a version has no covering letter of its own (Peartree Spring, Alsop High).
 DEFAULT_LETTER = """Dear parent or carer,
@@ -141,28 +151,35 @@ def letter_sender(school) -> tuple[str, str]:
 
 
 def fill_placeholders(text: str, values: dict[str, str]) -> str:
-    """Replace {name} placeholders; address lines (not held) go; unknown placeholders stay visible."""
+    """Replace {name} placeholders with the values escaped for Markdown (codes.markup); address
+    lines (not held) go; unknown placeholders stay visible."""
     address = "|".join(ADDRESS_TOKENS)
     text = re.sub(rf"(?m)^[ \t]*(\{{(?:{address})\}}[ \t,]*)+\n?", "", text)
     text = re.sub(rf"\{{(?:{address})\}},?[ \t]*", "", text)
-
-    def replace(match):
-        name = match.group(1)
-        return values[name] if name in values else match.group(0)
-
-    text = re.sub(r"\{([a-z_]+)\}", replace, text)
+    text = markup.fill_placeholders(text, values)
     # A filled value that is empty (no job title) leaves an empty line: tidy the paragraph breaks.
     text = re.sub(r"\n[ \t]+\n", "\n\n", text)
     return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
 
 
 def markdown_to_text(markdown: str, *, width: int = TEXT_WIDTH) -> str:
-    """Plain text from the letter's Markdown: no # or ** marks, links as "text (address)", wrapped."""
-    text = re.sub(r"\[([^\]]+)\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)", r"\1 (\2)", markdown)
+    """Plain text from the letter's Markdown: no # or ** marks, links as "text (address)", wrapped.
+
+    A backslash-escaped character or an HTML entity (as a filled-in name carries them) is the
+    literal character: each is set aside before the marks are read and put back at the end.
+    """
+    literals = []
+
+    def set_aside(match):
+        found = match.group(0)
+        literals.append(match.group(1) or (html.unescape(found) if found[0] == "&" else found))
+        return chr(LITERAL_BASE + len(literals) - 1)
+
+    text = ESCAPED_OR_ENTITY.sub(set_aside, markdown)
+    text = re.sub(r"\[([^\]]+)\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)", r"\1 (\2)", text)
     text = re.sub(r"(\*\*|__)(.+?)\1", r"\2", text)
     text = re.sub(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])", r"\1", text)
     text = re.sub(r"(?<![\w_])_(?!\s)(.+?)(?<!\s)_(?![\w_])", r"\1", text)
-    text = re.sub(r"\\([\\`*_{}\[\]()#+\-.!>])", r"\1", text)
     blocks = []
     for paragraph in re.split(r"\n[ \t]*\n", text.strip()):
         items = []  # [first-line prefix, following-lines prefix, words, open for continuation]
@@ -182,7 +199,8 @@ def markdown_to_text(markdown: str, *, width: int = TEXT_WIDTH) -> str:
             else:
                 items.append(["", "", line.strip(), True])
         blocks.append("\n".join(_wrap(words, width, first, rest) for first, rest, words, _ in items))
-    return "\n\n".join(block for block in blocks if block.strip()).strip() + "\n"
+    text = "\n\n".join(block for block in blocks if block.strip()).strip() + "\n"
+    return LITERAL.sub(lambda match: literals[ord(match.group(0)) - LITERAL_BASE], text)
 
 
 def _wrap(text: str, width: int, first: str, rest: str) -> str:

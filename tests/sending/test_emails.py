@@ -9,6 +9,8 @@ import pytest
 import time_machine
 from django.core import mail
 from django.utils import timezone
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from declarations.models import SigningRequest
 from declarations.tokens import hash_token
@@ -24,6 +26,10 @@ SEED_LETTERS = Path(__file__).resolve().parents[2] / "codes" / "seed_data"
 WHITEFIELD_LETTER = (SEED_LETTERS / "whitefield-primary-letter.md").read_text()
 HALTON_SECONDARY_LETTER = (SEED_LETTERS / "halton-secondary-letter.md").read_text()
 LINK = re.compile(r"/sign/t/([A-Za-z0-9_-]+)/")
+NAME_PIECES = [
+    *"ab Z1.-+*_`\\[](){}<>!#|&;=~\"'/@", "&amp;", "&#", "&lt;", "&copy;", "http://", "](", "**", "1.", "\n",
+    "\u202e", "\U0001f308",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -200,6 +206,19 @@ def test_reminders_and_new_links_carry_a_fresh_link(whitefield, ann):
 def test_placeholders_a_school_invents_stay_visible_rather_than_vanish():
     filled = emails.fill_placeholders("Hello {parent_name}, from {school}.\n\n{postcode}\n", {"school": "X"})
     assert filled == "Hello {parent_name}, from X.\n"
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@given(value=st.lists(st.sampled_from(NAME_PIECES), min_size=1, max_size=20).map("".join))
+def test_a_name_filled_into_a_letter_reads_as_written_in_the_text_part(value):
+    """The plain-text part reads a filled-in name's escapes back as the characters written: no
+    backslashes, no entities, no marks taken for emphasis or a link, wherever the line wraps."""
+    as_written = " ".join(value.split())
+    assume(as_written)
+    letter = "Dear parent or carer,\n\n{school} asks you to sign.\n\n{sender_name}\n\n- {school}\n"
+    text = emails.markdown_to_text(emails.fill_placeholders(letter, {"school": value, "sender_name": value}))
+    words = " ".join(text.replace("\u2068", " ").replace("\u2069", " ").split())
+    assert f"{as_written} asks you to sign. {as_written} - {as_written}" in words
 
 
 def test_invitations_sent_together_say_the_same_as_one_written_alone_each_with_its_own_link(whitefield, ann):
