@@ -34,6 +34,7 @@ from evidence.zip_exports import unique_name
 from schools import permissions
 from schools.models import Carer
 from schools.services import carer_subject_access_export
+from sending.emails import markdown_to_text
 from sending.models import LINK_KINDS, OutboxMessage
 
 README = """\
@@ -83,6 +84,7 @@ def carer_subject_access_zip(*, carer: Carer, user, request=None) -> Download:
         data = carer_subject_access_export(
             carer=carer, user=user, request=request, detail={"format": "zip", "declaration_pdfs": len(pdfs)}
         )
+        data.update(signing_record(carer))
         data["link_events"] = link_events(carer)
         data["files"] = listed
     buffer = io.BytesIO()
@@ -95,6 +97,45 @@ def carer_subject_access_zip(*, carer: Carer, user, request=None) -> Download:
             archive.writestr(name, content)
     filename = f"carer-{carer.pk}-subject-access-{timezone.localdate():%Y-%m-%d}.zip"
     return Download(filename, "application/zip", buffer.getvalue())
+
+
+def signing_record(carer: Carer) -> dict:
+    """The carer's declarations (what they signed, when, from where; the statement as plain
+    text, as they read it), declines, and the e-mails sent to them."""
+    return {
+        "declarations": [
+            {
+                "version": declaration.version.number,
+                "version_fingerprint": declaration.version_fingerprint,
+                "how": declaration.get_method_display(),
+                "signed_at": declaration.signed_at.isoformat(),
+                "typed_name": declaration.typed_name,
+                "children_named": [child["name"] for child in declaration.children_named],
+                "statement": markdown_to_text(declaration.statement).strip(),
+                "ip_address": declaration.ip_address,
+                "browser": declaration.user_agent,
+            }
+            for declaration in carer.declarations.select_related("version").order_by("signed_at")
+        ],
+        "declined": [
+            {
+                "version": decline.version.number,
+                "declined_at": decline.declined_at.isoformat(),
+                "message": decline.message,
+            }
+            for decline in carer.declines.select_related("version").order_by("declined_at")
+        ],
+        "emails": [
+            {
+                "kind": message.get_kind_display(),
+                "version": message.version.number,
+                "to": message.to_address,
+                "status": message.get_status_display(),
+                "sent_at": message.sent_at.isoformat() if message.sent_at else None,
+            }
+            for message in OutboxMessage.objects.filter(carer=carer).select_related("version").order_by("created_at", "pk")
+        ],
+    }
 
 
 def link_events(carer: Carer, now: datetime.datetime | None = None) -> list[dict]:

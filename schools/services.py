@@ -201,8 +201,8 @@ def carer_subject_access_export(*, carer: Carer, user, request=None, detail: dic
 
     Guarantees: the carer's own fields, their children as linked (with relationship, parental
     responsibility and priority), whether they are asked to sign, and every audit event about
-    them, their declarations (what they signed, when, from where) and declines, and the e-mails
-    sent to them; staff IP addresses and browsers are the staff's data and are left out. The
+    them (what the apps built on this one hold, such as declarations and e-mails, they add);
+    staff IP addresses and browsers are the staff's data and are left out. The
     export is itself recorded in the audit log (with `detail`), in the same transaction.
     """
     if not permissions.can_manage_families(user, carer.school):
@@ -242,38 +242,6 @@ def carer_subject_access_export(*, carer: Carer, user, request=None, detail: dic
                     "priority": link.priority,
                 }
                 for link in links
-            ],
-            "declarations": [
-                {
-                    "version": declaration.version.number,
-                    "version_fingerprint": declaration.version_fingerprint,
-                    "how": declaration.get_method_display(),
-                    "signed_at": declaration.signed_at.isoformat(),
-                    "typed_name": declaration.typed_name,
-                    "children_named": [child["name"] for child in declaration.children_named],
-                    "statement": declaration.statement,
-                    "ip_address": declaration.ip_address,
-                    "browser": declaration.user_agent,
-                }
-                for declaration in carer.declarations.select_related("version").order_by("signed_at")
-            ],
-            "declined": [
-                {
-                    "version": decline.version.number,
-                    "declined_at": decline.declined_at.isoformat(),
-                    "message": decline.message,
-                }
-                for decline in carer.declines.select_related("version").order_by("declined_at")
-            ],
-            "emails": [
-                {
-                    "kind": message.get_kind_display(),
-                    "version": message.version.number,
-                    "to": message.to_address,
-                    "status": message.get_status_display(),
-                    "sent_at": message.sent_at.isoformat() if message.sent_at else None,
-                }
-                for message in carer.outbox.select_related("version").order_by("created_at", "pk")
             ],
             "audit_events": [
                 {

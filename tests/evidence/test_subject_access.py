@@ -127,3 +127,26 @@ def test_the_carer_page_button_downloads_the_zip(client, verified_client, histor
     response = client.post(action)
     assert response.status_code == 200 and response["Content-Type"] == "application/zip"
     assert "subject-access.json" in unzip(response.content)
+
+
+def test_the_export_holds_what_the_carer_signed_as_they_read_it_and_the_emails_sent_to_them(
+    school, school_code, version, headteacher
+):
+    from declarations import services as signing
+    from tests.declarations.factories import family
+
+    mary = family(school, forename="[Mary](https://evil.example)", surname="*Smith*")
+    request = signing.signing_request_for(carer=mary, version=version)
+    signing.link_issue(signing_request=request)
+    OutboxMessage.objects.create(school=school, carer=mary, version=version, kind="invitation", to_address=mary.email)
+    signing.declaration_sign(
+        signing_request=request, version_id_shown=version.pk, typed_name="Mary Smith", agreed=True,
+        ip="203.0.113.9", user_agent="Phone browser",
+    )
+    files = unzip(carer_subject_access_zip(carer=mary, user=headteacher).content)
+    data = json.loads(files["subject-access.json"])
+    (declaration,) = data["declarations"]
+    assert declaration["typed_name"] == "Mary Smith" and declaration["ip_address"] == "203.0.113.9"
+    assert declaration["version_fingerprint"] == version.fingerprint
+    assert "[Mary](https://evil.example) *Smith*" in " ".join(declaration["statement"].split())
+    assert [e["to"] for e in data["emails"] if e["kind"] == "Invitation"] == [mary.email]

@@ -203,25 +203,6 @@ def test_a_later_import_does_not_bring_the_erased_data_back_into_the_erased_row(
     assert Pupil.objects.filter(school=school).count() == 2
 
 
-def test_export_includes_what_the_carer_signed_and_the_emails_sent_to_them(headteacher, school, school_code, mary):
-    from declarations import services as signing
-    from sending.models import OutboxMessage
-
-    version = school_code.versions.get()
-    request = signing.signing_request_for(carer=mary, version=version)
-    signing.link_issue(signing_request=request)
-    OutboxMessage.objects.create(school=school, carer=mary, version=version, kind="invitation", to_address=mary.email)
-    signing.declaration_sign(
-        signing_request=request, version_id_shown=version.pk, typed_name="Mary Smith", agreed=True,
-        ip="203.0.113.9", user_agent="Phone browser",
-    )
-    export = services.carer_subject_access_export(carer=mary, user=headteacher)
-    (declaration,) = export["declarations"]
-    assert declaration["typed_name"] == "Mary Smith" and declaration["ip_address"] == "203.0.113.9"
-    assert declaration["version_fingerprint"] == version.fingerprint
-    assert [e["to"] for e in export["emails"] if e["kind"] == "Invitation"] == [mary.email]
-
-
 def test_erasure_forgets_the_address_in_the_outbox_and_stops_links_and_keeps_declarations(
     headteacher, school, school_code, mary
 ):
