@@ -41,16 +41,6 @@ def clock():
 
 
 @pytest.fixture
-def tasks(settings):
-    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
-    from django.tasks import default_task_backend
-
-    default_task_backend.clear()
-    yield default_task_backend
-    default_task_backend.clear()
-
-
-@pytest.fixture
 def code(school, clock):
     code = CodeFactory(owner=school)
     published_version(code, effective_from=datetime.date(2025, 12, 22), review_due=REVIEW_DUE)
