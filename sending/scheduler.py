@@ -3,6 +3,7 @@ that takes them (`manage.py run_scheduled`, run from cron every few minutes, and
 
 What is due for whom is data in the database:
 
+- e-mails a stopped worker left unsent: taken up again (sending/outbox.py: outbox_recover);
 - invitations to a newly published version: one ScheduledStep ("invite") per school using the
   code, written when a version that requires signing is published (the task
   `invite_to_new_version`, enqueued on commit when codes.services.version_publish announces it) and due the day
@@ -53,7 +54,7 @@ from schools.models import AuditEvent, Carer, Organisation, Pupil
 from schools.selectors import eligible_carers
 from sending import invitations
 from sending.models import Reminder, ScheduledStep, SendBatch
-from sending.outbox import enqueue_batch
+from sending.outbox import enqueue_batch, outbox_recover
 from sending.reviews import review_reminders_send
 
 logger = logging.getLogger(__name__)
@@ -386,6 +387,7 @@ def starters_run(now: datetime.datetime | None = None) -> dict:
 Step = Callable[[datetime.datetime], dict]
 
 STEPS: list[tuple[str, Step]] = [
+    ("e-mails left by stopped workers", outbox_recover),
     ("versions coming into force", invitations_run_due),
     ("reminders", reminders_run),
     ("new families", starters_run),
