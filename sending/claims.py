@@ -278,6 +278,8 @@ def rows_take_back(now: datetime.datetime) -> dict:
     taken back as {"pending": [(id, batch id)], "failed": n}; taking back is one conditional
     UPDATE, so two sweeps at once never both take a row."""
     expired = Q(status=Status.SENDING, claimed_at__lt=now - lease())
+    if not OutboxMessage.objects.filter(expired).exists():  # the usual case: no write lock taken
+        return {"pending": [], "failed": 0}
     with transaction.atomic():
         rows = list(
             OutboxMessage.objects.select_for_update(skip_locked=True, of=("self",))
