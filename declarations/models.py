@@ -12,14 +12,21 @@ from django.db.models import Q
 class SigningRequest(models.Model):
     """One carer asked to sign one version of their school's code.
 
-    The e-mailed link's token is never stored, only its SHA-256. Re-issuing the link replaces
-    the hash (the old link stops working) and the expiry; the row, and its history, stay.
+    The e-mailed link's token is never stored, only its SHA-256. Links are numbered: the token of
+    the current one can be worked out again from the request and `link_number` (declarations/
+    tokens.py), so an e-mail sent again carries the same link. Re-issuing the link takes the next
+    number and replaces the hash (the old link stops working) and the expiry; the row, and its
+    history, stay.
     """
 
     school = models.ForeignKey("schools.Organisation", on_delete=models.PROTECT, related_name="signing_requests")
     carer = models.ForeignKey("schools.Carer", on_delete=models.PROTECT, related_name="signing_requests")
     version = models.ForeignKey("codes.CodeVersion", on_delete=models.PROTECT, related_name="signing_requests")
     token_hash = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    # Only ever goes up, so a replaced link is never made again.
+    link_number = models.PositiveIntegerField(
+        default=0, editable=False, help_text="The number of the current link (0: none issued yet)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     issued_at = models.DateTimeField(null=True, blank=True, help_text="When the current link was made.")
     expires_at = models.DateTimeField(null=True, blank=True)

@@ -13,7 +13,6 @@ import uuid
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from codes.models import CodeVersion
@@ -21,7 +20,7 @@ from codes.services import declaration_text
 from declarations import selectors
 from declarations.models import Declaration, Decline, SigningRequest
 from declarations.signals import declaration_recorded
-from declarations.tokens import hash_token, new_token
+from declarations.tokens import hash_token, link_token
 from schools.audit import audit_record
 from schools.models import AuditEvent, Carer, Pupil
 
@@ -73,24 +72,65 @@ def signing_request_for(*, carer, version) -> SigningRequest:
     return request
 
 
+# What makes a link, as SigningRequest fields (saved together by whoever sets them).
+LINK_FIELDS = ["token_hash", "link_number", "issued_at", "expires_at", "reissued_count"]
+
+
+def link_next(signing_request: SigningRequest, *, now: datetime.datetime, valid_days: int) -> str:
+    """Set a new link on `signing_request` (not saved) and return its token: the next number,
+    its hash in place of the old one's (which stops working once saved), working for
+    `valid_days` from `now`."""
+    number = signing_request.link_number + 1
+    token = link_token(signing_request.pk, number)
+    if signing_request.issued_at:
+        signing_request.reissued_count += 1
+    signing_request.link_number = number
+    signing_request.token_hash = hash_token(token)
+    signing_request.issued_at = now
+    signing_request.expires_at = now + datetime.timedelta(days=valid_days)
+    return token
+
+
+def link_resendable(signing_request: SigningRequest, now: datetime.datetime | None = None) -> str | None:
+    """The token of the request's current link if it still works and can be written again, else
+    None (no link yet, expired, or made with another key or before links were numbered)."""
+    if not signing_request.link_number or not link_is_live(signing_request, now):
+        return None
+    token = link_token(signing_request.pk, signing_request.link_number)
+    return token if hash_token(token) == signing_request.token_hash else None
+
+
+def link_to_send(signing_request: SigningRequest, *, now: datetime.datetime, valid_days: int) -> str:
+    """The link for an e-mail to the carer, set on `signing_request` (not saved), and its token.
+
+    Their current link if it still works, so an e-mail never stops a link the carer holds from
+    working (they may be signing with it) and an e-mail sent twice carries the same link; its
+    expiry moves on to `valid_days` from now if that is later, as the e-mail will say. A new link
+    only when there is none that works."""
+    token = link_resendable(signing_request, now)
+    if token is None:
+        return link_next(signing_request, now=now, valid_days=valid_days)
+    signing_request.expires_at = max(signing_request.expires_at, now + datetime.timedelta(days=valid_days))
+    return token
+
+
 @transaction.atomic
 def link_issue(*, signing_request: SigningRequest, valid_days: int | None = None) -> str:
     """Make a new link for this request and return its token, which is never stored.
 
-    Any earlier link for the request stops working at once (its hash is replaced). The link
-    works for the school's chosen number of days (60 unless the school says otherwise).
+    Any earlier link for the request stops working at once (its hash is replaced) and is never
+    made again. The link works for the school's chosen number of days (60 unless the school says
+    otherwise).
     """
-    if valid_days is None:
-        valid_days = signing_request.school.link_valid_days or DEFAULT_LINK_DAYS
-    token, token_hash = new_token()
-    now = timezone.now()
-    updated = SigningRequest.objects.filter(pk=signing_request.pk).update(
-        token_hash=token_hash,
-        issued_at=now,
-        expires_at=now + datetime.timedelta(days=valid_days),
-        reissued_count=F("reissued_count") + (1 if signing_request.issued_at else 0),
+    locked = (
+        SigningRequest.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("school")
+        .get(pk=signing_request.pk)
     )
-    assert updated == 1
+    if valid_days is None:
+        valid_days = locked.school.link_valid_days or DEFAULT_LINK_DAYS
+    token = link_next(locked, now=timezone.now(), valid_days=valid_days)
+    locked.save(update_fields=LINK_FIELDS)
     signing_request.refresh_from_db()
     return token
 

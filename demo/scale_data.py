@@ -585,14 +585,18 @@ def _year_of_signing(school: Organisation, families: list[_Family], year: _Year,
             queued_at=year.starts,
             finished_at=year.starts + datetime.timedelta(minutes=20),
         )
-        ScheduledStep.objects.create(
+        # The publish wrote the step (sending/receivers.py); here it was taken on the day.
+        ScheduledStep.objects.update_or_create(
             school=school,
             version=version,
             kind=ScheduledStep.Kind.INVITE,
-            due_at=year.starts,
-            done_at=year.starts,
-            batch=batch,
-            outcome="Invited every carer with an e-mail address to sign.",
+            carer=None,
+            defaults={
+                "due_at": year.starts,
+                "done_at": year.starts,
+                "batch": batch,
+                "outcome": "Invited every carer with an e-mail address to sign.",
+            },
         )
         AuditEvent.objects.create(
             at=year.starts,

@@ -328,6 +328,12 @@ if PRODUCTION:
 # Background work (sending e-mail, rendering PDFs) uses Django's Tasks framework with a
 # database-backed queue: `manage.py db_worker` runs it (make run starts one).
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# How long a worker may hold the e-mails it has claimed without a sign of life: after this, rows
+# it left "sending" are taken up again by another (sending/outbox.py, rule 4). It renews its hold
+# as it goes, so this only needs to be longer than one e-mail can take.
+PORTAL_OUTBOX_LEASE = timedelta(seconds=int(env("PORTAL_OUTBOX_LEASE_SECONDS", "300")))
+# The key signing links are derived from (declarations/tokens.py); SECRET_KEY when empty.
+PORTAL_LINK_SECRET = env("PORTAL_LINK_SECRET", "")
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"

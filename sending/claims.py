@@ -1,18 +1,22 @@
-"""An outbox row's way from pending to sent: claimed by one worker, its link issued, and marked
-sent, failed, skipped or pending again. The rules these steps keep are in sending/outbox.py's
-docstring; sending/outbox.py runs them in order for each chunk of rows.
+"""An outbox row's way from pending to sent: claimed by one worker, its link chosen, and marked
+sent, failed, skipped or pending again; and taken up again when the worker holding it stopped.
+The rules these steps keep are in sending/outbox.py's docstring; sending/outbox.py runs them in
+order for each chunk of rows.
 """
 
 from __future__ import annotations
 
 import datetime
-from collections import Counter, defaultdict
+from collections import defaultdict
 
+from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Exists, F, OuterRef, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from declarations.models import Declaration, Decline, SigningRequest
+from declarations.services import LINK_FIELDS, link_to_send
 from schools.models import PupilCarer
 from sending.mailer import Prepared, describe
 from sending.models import CHASING_KINDS, LINK_KINDS, OutboxMessage, Reminder, SendBatch
@@ -22,8 +26,12 @@ Status = OutboxMessage.Status
 SkipReason = OutboxMessage.SkipReason
 
 MAX_ATTEMPTS = 3
-# A row claimed longer ago than this and still sending was left by a worker that died.
-INTERRUPTED_AFTER = datetime.timedelta(minutes=10)
+
+
+def lease() -> datetime.timedelta:
+    """How long rows claimed by a worker stay its own without a sign of life from it (the
+    PORTAL_OUTBOX_LEASE setting): after that they are taken up again (rows_take_back)."""
+    return settings.PORTAL_OUTBOX_LEASE
 
 
 # Whether a row may still go.
@@ -71,14 +79,6 @@ def reason_not_to_send(message: OutboxMessage) -> SkipReason | None:
     if message.kind == Kind.CONFIRMATION and not message.has_signed:
         return SkipReason.NOTHING_TO_CONFIRM
     return None
-
-
-def message_is_interrupted(message: OutboxMessage, *, now: datetime.datetime | None = None) -> bool:
-    """Claimed more than INTERRUPTED_AFTER ago and never finished: its worker died mid-send."""
-    now = now or timezone.now()
-    return bool(
-        message.status == Status.SENDING and message.claimed_at and message.claimed_at < now - INTERRUPTED_AFTER
-    )
 
 
 def superseded():
@@ -162,42 +162,57 @@ def _signing_requests_ensure(messages) -> None:
 
 # The links the e-mails carry.
 
-LINK_FIELDS = ["token_hash", "issued_at", "expires_at", "reissued_count"]
 
+def links_for(messages: list[OutboxMessage], now: datetime.datetime, valid_days) -> dict[int, tuple]:
+    """The link each claimed row's e-mail carries, by row id: (its signing request, the token).
 
-def links_issue(items: list[Prepared], now: datetime.datetime) -> None:
-    """Issue each item's link, as services.link_issue does one at a time: its request's hash
-    replaced, so any earlier link stops working. Run inside the caller's transaction, which
-    holds the requests' row locks until the links are stored."""
-    if not items:
-        return
+    The carer's current link if it still works, else a new one (services.link_to_send): so an
+    e-mail sent again after a worker died carries the link the first one did, and no e-mail
+    stops a link the carer holds from working. `valid_days(message)` is how long a link works
+    for the carer's school. Run inside the caller's transaction, which holds the requests' row
+    locks until the links are stored."""
+    messages = [message for message in messages if message.kind in LINK_KINDS]
+    if not messages:
+        return {}
     requests = {
         (request.carer_id, request.version_id): request
         for request in SigningRequest.objects.select_for_update(no_key=True, of=("self",)).filter(
-            carer_id__in={item.message.carer_id for item in items},
-            version_id__in={item.message.version_id for item in items},
+            carer_id__in={message.carer_id for message in messages},
+            version_id__in={message.version_id for message in messages},
         )
     }
-    for item in items:
-        request = requests[(item.message.carer_id, item.message.version_id)]
-        item.request = request
-        item.replaced = tuple(getattr(request, name) for name in LINK_FIELDS)
-        if request.issued_at:
-            request.reissued_count += 1
-        request.token_hash, request.issued_at, request.expires_at = item.token_hash, now, item.expires_at
-    issued = {item.request.pk: item.request for item in items}
-    SigningRequest.objects.bulk_update(issued.values(), LINK_FIELDS)
+    links = {}
+    for message in messages:
+        request = requests[(message.carer_id, message.version_id)]
+        links[message.pk] = (request, link_to_send(request, now=now, valid_days=valid_days(message)))
+    SigningRequest.objects.bulk_update({request.pk: request for request, _ in links.values()}.values(), LINK_FIELDS)
+    return links
 
 
-def links_restore(items: list[Prepared]) -> None:
-    """The e-mails carrying these links did not go: the links they replaced work again (unless
-    a newer link has been issued since)."""
-    for item in reversed(items):
-        if item.request is None:
-            continue
-        SigningRequest.objects.filter(pk=item.request.pk, token_hash=item.token_hash).update(
-            **dict(zip(LINK_FIELDS, item.replaced))
-        )
+class Hold:
+    """The rows of one claim a worker has not finished yet. It renews its hold on them as it
+    goes (every quarter of the lease), so the sweep leaves them alone while it lives; a row
+    taken back meanwhile (the worker stalled for a whole lease) is no longer its to send."""
+
+    def __init__(self, messages: list[OutboxMessage]):
+        self.ids = {message.pk for message in messages}
+        self.since = messages[0].claimed_at if messages else timezone.now()
+
+    def keeps(self, message: OutboxMessage) -> bool:
+        now = timezone.now()
+        if self.ids and now - self.since >= lease() / 4:
+            held = OutboxMessage.objects.filter(pk__in=self.ids, status=Status.SENDING, claimed_at=self.since)
+            if held.update(claimed_at=now) < len(self.ids):
+                self.ids = set(
+                    OutboxMessage.objects.filter(pk__in=self.ids, status=Status.SENDING, claimed_at=now).values_list(
+                        "pk", flat=True
+                    )
+                )
+            self.since = now
+        return message.pk in self.ids
+
+    def let_go(self, message: OutboxMessage) -> None:
+        self.ids.discard(message.pk)
 
 
 # How it went.
@@ -229,32 +244,94 @@ def release(message: OutboxMessage, error: Exception) -> None:
 
 
 @transaction.atomic
-def mark_sent(items: list[Prepared]) -> None:
-    """The mail server took these e-mails: their rows sent, their requests' first-sent (and
-    reminder) times recorded; one transaction for the group."""
-    if not items:
-        return
+def mark_sent(item: Prepared) -> None:
+    """The mail server took this e-mail: its row sent (to the address it went to), its request's
+    first-sent (and reminder) times recorded, at once, so nothing it took is ever sent again but
+    an e-mail in flight when a worker dies. Even a row taken back meanwhile is marked: it went."""
     now = timezone.now()
-    OutboxMessage.objects.filter(pk__in=[item.message.pk for item in items], status=Status.SENDING).update(
-        status=Status.SENT, sent_at=now, error=""
+    message = item.message
+    OutboxMessage.objects.filter(pk=message.pk).exclude(status=Status.SENT).update(
+        status=Status.SENT, sent_at=now, error="", to_address=message.carer.email
     )
-    for item in items:  # the carer's address changed since the row was queued: the one it went to
-        message = item.message
-        if message.to_address != message.carer.email:
-            OutboxMessage.objects.filter(pk=message.pk).update(to_address=message.carer.email)
-    requests = [item.request.pk for item in items if item.request is not None]
-    if requests:
-        SigningRequest.objects.filter(pk__in=requests, sent_at__isnull=True).update(sent_at=now)
-        SigningRequest.objects.filter(pk__in=requests, delivery_failed_at__isnull=False).update(delivery_failed_at=None)
-    reminded = Counter(
-        item.request.pk for item in items if item.request is not None and item.message.kind in Reminder.values
-    )
-    for times in set(reminded.values()):
-        SigningRequest.objects.filter(pk__in=[pk for pk, n in reminded.items() if n == times]).update(
-            last_reminded_at=now, reminders_sent=F("reminders_sent") + times
-        )
+    if item.request is not None:
+        updates = {"sent_at": Coalesce("sent_at", Value(now)), "delivery_failed_at": None}
+        if message.kind in Reminder.values:
+            updates.update(last_reminded_at=now, reminders_sent=F("reminders_sent") + 1)
+        SigningRequest.objects.filter(pk=item.request.pk).update(**updates)
 
 
 def batch_finish_if_done(batch_id: int) -> None:
-    if not OutboxMessage.objects.filter(batch_id=batch_id, status=Status.PENDING).exists():
+    """Finished once nothing is waiting or being sent (rows a worker left sending are neither
+    finished nor lost: the sweep takes them up again)."""
+    if not OutboxMessage.objects.filter(batch_id=batch_id, status__in=[Status.PENDING, Status.SENDING]).exists():
         SendBatch.objects.filter(pk=batch_id, finished_at__isnull=True).update(finished_at=timezone.now())
+
+
+# Taking up again what a stopped worker held.
+
+
+def rows_take_back(now: datetime.datetime) -> dict:
+    """Rows left sending longer than the lease: their worker stopped (killed, out of memory, the
+    machine restarted) between claiming them and hearing from the mail server. Each goes back
+    to pending, to be sent by the next run with the link it already has; one whose tries are
+    used up (it stopped a worker each time) is failed, for staff to look at. Returns the rows
+    taken back as {"pending": [(id, batch id)], "failed": n}; taking back is one conditional
+    UPDATE, so two sweeps at once never both take a row."""
+    expired = Q(status=Status.SENDING, claimed_at__lt=now - lease())
+    if not OutboxMessage.objects.filter(expired).exists():  # the usual case: no write lock taken
+        return {"pending": [], "failed": 0}
+    with transaction.atomic():
+        rows = list(
+            OutboxMessage.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(expired)
+            .values_list("pk", "batch_id", "attempts")
+        )
+        given_up = [pk for pk, _, attempts in rows if attempts >= MAX_ATTEMPTS]
+        again = [(pk, batch_id) for pk, batch_id, attempts in rows if attempts < MAX_ATTEMPTS]
+        failed = OutboxMessage.objects.filter(expired, pk__in=given_up).update(
+            status=Status.FAILED,
+            error=(
+                f"The worker sending this e-mail stopped {MAX_ATTEMPTS} times before the mail server "
+                "was known to have taken it. Sending it again sends the carer the same link."
+            ),
+        )
+        OutboxMessage.objects.filter(expired, pk__in=[pk for pk, _ in again]).update(
+            status=Status.PENDING, error="The worker sending this e-mail stopped; it was taken up again."
+        )
+        batches = {batch_id for _, batch_id, _ in rows if batch_id is not None}
+        SendBatch.objects.filter(pk__in=batches, finished_at__isnull=False).update(finished_at=None)
+    return {"pending": again, "failed": failed}
+
+
+def batches_unattended(now: datetime.datetime) -> list[int]:
+    """Batches with e-mails waiting longer than the lease that no worker has claimed any of
+    meanwhile, nor been asked to send since: the task sending them died with its worker (the
+    task queue may show it running for ever), or was never run. Each is marked asked for now."""
+    cutoff = now - lease()
+    waiting = OutboxMessage.objects.filter(status=Status.PENDING, batch__isnull=False, created_at__lt=cutoff)
+    batch_ids = (
+        SendBatch.objects.filter(pk__in=waiting.values("batch_id"))
+        .filter(Q(requeued_at__isnull=True) | Q(requeued_at__lt=cutoff), created_at__lt=cutoff)
+        .exclude(Exists(OutboxMessage.objects.filter(batch=OuterRef("pk"), claimed_at__gte=cutoff)))
+    )
+    with transaction.atomic():
+        ids = list(batch_ids.select_for_update(skip_locked=True, of=("self",)).values_list("pk", flat=True))
+        SendBatch.objects.filter(pk__in=ids).update(requeued_at=now)
+    return ids
+
+
+def messages_unattended(now: datetime.datetime) -> list[int]:
+    """The same for e-mails sent on their own (confirmations, new links): waiting longer than
+    the lease, unclaimed and not asked for since. Each is marked asked for now."""
+    cutoff = now - lease()
+    rows = OutboxMessage.objects.filter(
+        Q(claimed_at__isnull=True) | Q(claimed_at__lt=cutoff),
+        Q(requeued_at__isnull=True) | Q(requeued_at__lt=cutoff),
+        status=Status.PENDING,
+        batch__isnull=True,
+        created_at__lt=cutoff,
+    )
+    with transaction.atomic():
+        ids = list(rows.select_for_update(skip_locked=True, of=("self",)).values_list("pk", flat=True))
+        OutboxMessage.objects.filter(pk__in=ids).update(requeued_at=now)
+    return ids

@@ -251,7 +251,7 @@ def subject_for(kind: str, school) -> str:
     if kind in Reminder.values:
         return f"Reminder: please read and sign {possessive(school.name)} social media code of conduct"
     if kind == Kind.NEW_LINK:
-        return f"Your new link to sign {possessive(school.name)} social media code of conduct"
+        return f"Your link to sign {possessive(school.name)} social media code of conduct"
     if kind == Kind.CONFIRMATION:
         return f"Thank you for signing {possessive(school.name)} social media code of conduct"
     raise ValueError(f"No e-mail for outbox kind {kind!r}")

@@ -24,13 +24,7 @@ from declarations.selectors import OUTSTANDING, SigningTarget, with_standing
 from schools import permissions, selectors
 from schools.audit import audit_record
 from schools.models import AuditEvent, Carer, Organisation, Pupil, PupilCarer
-from sending.claims import (
-    INTERRUPTED_AFTER,
-    message_is_interrupted,
-    reason_not_to_send,
-    superseded,
-    with_facts,
-)
+from sending.claims import reason_not_to_send, superseded, with_facts
 from sending.models import OutboxMessage, SendBatch, audience_description
 from sending.outbox import enqueue_batch, enqueue_message
 
@@ -309,7 +303,7 @@ class ResendRefusal(models.TextChoices):
     """Why an e-mail cannot be sent again, besides the reasons it would not be sent at all
     (OutboxMessage.SkipReason)."""
 
-    NOT_FAILED = "not-failed", "Only an e-mail that failed, or was interrupted while sending, can be sent again."
+    NOT_FAILED = "not-failed", "Only an e-mail that failed can be sent again."
     ALREADY_SENT_AGAIN = "sent-again", "This e-mail has already been sent again."
 
 
@@ -322,17 +316,19 @@ class ResendRefused(ValidationError):
 
 
 def outbox_message_resend(*, message: OutboxMessage, user, request=None) -> OutboxMessage:
-    """Send a failed or interrupted e-mail again, as a new outbox row with the next sequence.
+    """Send a failed e-mail again, as a new outbox row with the next sequence.
 
-    Refused (ResendRefused, with its reason) for an e-mail that was sent, is still going, was
-    sent again already, or should no longer go (the carer signed, declined, left or has no
-    address); PermissionDenied unless `user` may manage the school's families. The new row, the
-    audit event and the sending task (enqueued on commit) go together.
+    Refused (ResendRefused, with its reason) for an e-mail that was sent, is waiting or going
+    (one a stopped worker held is taken up again by itself: sending/outbox.py, rule 4), was sent
+    again already, or should no longer go (the carer signed, declined, left or has no address);
+    so an e-mail the mail server took is never sent again by staff. PermissionDenied unless
+    `user` may manage the school's families. The new row, the audit event and the sending task
+    (enqueued on commit) go together.
     """
     _check_may_send(user, message.school)
     with transaction.atomic():
         locked = OutboxMessage.objects.select_for_update().get(pk=message.pk)
-        if not (locked.status == Status.FAILED or message_is_interrupted(locked)):
+        if locked.status != Status.FAILED:
             raise ResendRefused(ResendRefusal.NOT_FAILED)
         same_purpose = OutboxMessage.objects.filter(
             carer_id=locked.carer_id, version_id=locked.version_id, kind=locked.kind
@@ -374,7 +370,7 @@ def outbox_message_resend(*, message: OutboxMessage, user, request=None) -> Outb
 
 
 def batch_resend_problems(*, batch: SendBatch, user, request=None) -> dict:
-    """Send again every e-mail of the batch that failed or was interrupted and not sent again yet.
+    """Send again every e-mail of the batch that failed and was not sent again yet.
 
     Each goes through outbox_message_resend in its own transaction, with its checks, audit event
     and sending task: one refused (the carer signed since, another member of staff sent it again
@@ -384,11 +380,8 @@ def batch_resend_problems(*, batch: SendBatch, user, request=None) -> dict:
     `user` may manage the school's families.
     """
     _check_may_send(user, batch.school)
-    cutoff = timezone.now() - INTERRUPTED_AFTER
     problems = (
-        batch.messages.annotate(superseded=superseded())
-        .filter(Q(status=Status.FAILED) | Q(status=Status.SENDING, claimed_at__lt=cutoff), superseded=False)
-        .order_by("pk")
+        batch.messages.annotate(superseded=superseded()).filter(status=Status.FAILED, superseded=False).order_by("pk")
     )
     sent_again, refused = 0, Counter()
     for message in problems:

@@ -1,11 +1,15 @@
-"""New signing links by e-mail: re-issued by staff, or asked for by a carer.
+"""Links by e-mail: re-issued by staff, or asked for by a carer.
 
-Issuing the link itself (a new token, its hash stored, the old one dead) is signing's rule
-(declarations.services.link_issue); this module decides who gets one and queues the e-mail.
+Making a link (a numbered token, its hash stored) is signing's rule (declarations.services);
+this module decides who gets an e-mail and queues it. Which link the e-mail carries is chosen
+when it is sent (sending/claims.py links_for): the carer's current link if it still works,
+else a new one. So a carer who asks again gets the link they may already be signing with, which
+keeps working; only staff re-issuing a link (say, one that went astray) stops the old one.
 """
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.tasks import task
 
 from declarations import selectors
 from declarations.models import SigningRequest
@@ -17,6 +21,8 @@ from schools.selectors import carer_is_eligible
 from sending.models import OutboxMessage
 from sending.outbox import message_queue, next_sequence
 
+Kind = OutboxMessage.Kind
+
 
 class NoCodeInForce(ValidationError):
     """The school has no version in force, so there is nothing to send a link for."""
@@ -24,7 +30,7 @@ class NoCodeInForce(ValidationError):
 
 @transaction.atomic
 def link_send_new(*, signing_request: SigningRequest) -> OutboxMessage:
-    """Replace the carer's link (the old one stops working at once) and queue an e-mail with a
+    """Replace the carer's link (the old one stops working at once) and queue an e-mail with the
     new one. Refused (ValidationError) when the school has no e-mail address for the carer."""
     signing_request = (
         SigningRequest.objects.select_for_update(no_key=True, of=("self",))
@@ -35,9 +41,22 @@ def link_send_new(*, signing_request: SigningRequest) -> OutboxMessage:
     if not carer.email:
         raise ValidationError("The school has no e-mail address for this carer: record a paper form instead.")
     link_issue(signing_request=signing_request)
-    kind = OutboxMessage.Kind.NEW_LINK
-    sequence = next_sequence(carer=carer, version_id=signing_request.version_id, kind=kind)
-    return message_queue(carer=carer, version_id=signing_request.version_id, kind=kind, sequence=sequence)
+    sequence = next_sequence(carer=carer, version_id=signing_request.version_id, kind=Kind.NEW_LINK)
+    return message_queue(carer=carer, version_id=signing_request.version_id, kind=Kind.NEW_LINK, sequence=sequence)
+
+
+@transaction.atomic
+def link_send_again(*, signing_request: SigningRequest) -> OutboxMessage:
+    """Queue an e-mail with the carer's link, replacing nothing: the link they hold if it still
+    works, else a new one. An e-mail already waiting to go is enough: none is added."""
+    carer, version_id = signing_request.carer, signing_request.version_id
+    waiting = OutboxMessage.objects.filter(
+        carer=carer, version_id=version_id, kind=Kind.NEW_LINK, status=OutboxMessage.Status.PENDING
+    ).first()
+    if waiting is not None:
+        return waiting
+    sequence = next_sequence(carer=carer, version_id=version_id, kind=Kind.NEW_LINK)
+    return message_queue(carer=carer, version_id=version_id, kind=Kind.NEW_LINK, sequence=sequence)
 
 
 @transaction.atomic
@@ -67,9 +86,10 @@ def link_reissue(*, user, carer: Carer, http_request=None) -> OutboxMessage:
 
 
 def new_link_request(*, email: str) -> int:
-    """A carer asked for a new link by e-mail address. For each carer with that address whom
-    their school has asked to sign, and who is not yet up to date, replace the link and queue an
-    e-mail with the new one. Returns how many were queued; callers never tell the asker."""
+    """A carer asked for their link by e-mail address. For each carer with that address whom
+    their school has asked to sign, and who is not yet up to date, queue an e-mail with their
+    link (link_send_again: a link they hold keeps working). Returns how many were queued; it runs
+    in the background (send_new_links), so the page never tells the asker anything."""
     email = (email or "").strip()
     if not email:
         return 0
@@ -83,6 +103,13 @@ def new_link_request(*, email: str) -> int:
         outstanding = selectors.outstanding_request(carer, version)
         if outstanding is None:
             continue  # the school has not asked them yet: not ours to start
-        link_send_new(signing_request=outstanding)
+        link_send_again(signing_request=outstanding)
         queued += 1
     return queued
+
+
+@task()
+def send_new_links(email: str) -> int:
+    """The "send me a new link" page's work, off the page: whether the address is known or not,
+    the page does the same (queues this) and answers in the same time."""
+    return new_link_request(email=email)

@@ -1,5 +1,5 @@
 """The mail server's side of sending: one connection per run, each claimed row's e-mail written
-with a new link's token, and what a failure means for the rest of the run.
+with its link's token, and what a failure means for the rest of the run.
 
 The outbox (sending/outbox.py) decides which rows go and records how they went; nothing here
 writes to the database.
@@ -7,7 +7,6 @@ writes to the database.
 
 from __future__ import annotations
 
-import datetime
 import logging
 import smtplib
 from dataclasses import dataclass
@@ -17,7 +16,6 @@ from django.utils import timezone
 
 from declarations.models import Declaration, SigningRequest
 from declarations.services import DEFAULT_LINK_DAYS
-from declarations.tokens import new_token
 from schools.models import Organisation
 from sending import emails
 from sending.models import LINK_KINDS, OutboxMessage
@@ -94,25 +92,21 @@ class SendContext:
 
 @dataclass
 class Prepared:
-    """One claimed row's e-mail, written and ready to go, with the link it carries."""
+    """One claimed row's e-mail, written and ready to go, and the request whose link it carries."""
 
     message: OutboxMessage
     email: object
-    token_hash: str | None = None
-    expires_at: datetime.datetime | None = None
-    request: SigningRequest | None = None  # once the link is issued
-    replaced: tuple | None = None  # the link it replaced: token_hash, issued_at, expires_at, reissued_count
+    request: SigningRequest | None = None
 
 
-def prepare(message: OutboxMessage, context: SendContext, now: datetime.datetime) -> Prepared:
-    """The e-mail for a claimed row, with a new link's token in it (the token lives only in the
-    e-mail; the link is issued, its hash stored, just before it is sent)."""
+def prepare(message: OutboxMessage, context: SendContext, link: tuple | None = None) -> Prepared:
+    """The e-mail for a claimed row. One that carries a link gets `link`, (the signing request,
+    the token) as sending/claims.py links_for chose it: the token lives only in the e-mail."""
     if message.kind in LINK_KINDS:
-        token, token_hash = new_token()
-        expires_at = now + datetime.timedelta(days=context.link_days(message))
+        request, token = link
         letter = context.letter(message) if message.kind == OutboxMessage.Kind.INVITATION else None
-        email = emails.email_for(message, token=token, expires_at=expires_at, letter=letter)
-        return Prepared(message, email, token_hash, expires_at)
+        email = emails.email_for(message, token=token, expires_at=request.expires_at, letter=letter)
+        return Prepared(message, email, request)
     declaration = Declaration.objects.filter(carer_id=message.carer_id, version_id=message.version_id).first()
     return Prepared(message, emails.email_for(message, declaration=declaration))
 

@@ -58,6 +58,9 @@ class SendBatch(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     queued_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # When the sweep last asked a worker to send the batch, because none was (its task died with
+    # its worker): it asks again at most once a lease (sending/claims.py: batches_unattended).
+    requeued_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "declarations_sendbatch"
@@ -81,7 +84,9 @@ class OutboxMessage(models.Model):
 
     The unique constraint is what makes a retried or repeated send never e-mail a carer twice for
     the same purpose: a second batch finds the row already there. A worker claims a row by
-    moving it from pending to sending in one conditional UPDATE, so two workers never both send.
+    moving it from pending to sending in one conditional UPDATE, so two workers never both send;
+    it is marked sent the moment the mail server takes it. A row left sending by a worker that
+    stopped is pending again once `claimed_at` is older than the lease (sending/outbox.py).
     """
 
     class Kind(models.TextChoices):
@@ -119,8 +124,11 @@ class OutboxMessage(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     to_address = models.EmailField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # When a worker claimed it, renewed while it holds it: the start of its lease.
     claimed_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # For an e-mail sent on its own (no batch): when the sweep last asked a worker to send it.
+    requeued_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     skip_reason = models.CharField(max_length=20, choices=SkipReason.choices, blank=True)
     # What the mail server said when it failed, for staff to act on (may quote the address).

@@ -1,5 +1,8 @@
 """Sending e-mails to carers through the outbox: invitations, and every other kind the same way.
 
+The outbox is the source of truth for what has gone: the task queue is only how a worker is
+asked to look at it, and a task may be lost or may never finish.
+
 How no carer is e-mailed twice for the same purpose
 --------------------------------------------------
 1. A send (staff on the web, `manage.py send_invitations`, the scheduler for reminders)
@@ -10,21 +13,25 @@ How no carer is e-mailed twice for the same purpose
    (CHUNK_SIZE) at a time: the oldest pending rows, under row locks that make another worker skip
    them and take the next ones (PostgreSQL), or in a transaction that holds the write lock
    (SQLite). Only the worker whose UPDATE changed a row goes on to send it, so any number of
-   workers can share one batch. The claimed rows' new links are then issued together, just
-   before their e-mails go: each carer's old link stops working then.
-3. Once the mail server has taken the e-mails of a chunk, their rows are marked sent, together.
-   If the mail backend raises, that e-mail was not taken: a refusal of that one message (a bad
-   address) marks it failed and the run goes on; anything else (the connection dropped) puts it
-   and the rows of its chunk not tried yet back to pending, stops the run and asks for another in
-   a minute, up to MAX_ATTEMPTS tries per e-mail. A server that cannot be reached at all stops
-   the run before any row is claimed, and costs no e-mail a try: the e-mails wait, and the run is
-   asked for again every minute until the server is back. An e-mail that did not go leaves the
-   carer's earlier link working.
-4. A worker that dies between claiming and marking leaves the rows of its chunk in sending, and
-   nobody knows whether those e-mails went. They are never sent again automatically: better an
-   e-mail staff can see is missing than one a parent gets twice. After INTERRUPTED_AFTER the
-   batch page shows them as interrupted, with "send again", which adds a row with the next
-   sequence. CHUNK_SIZE keeps that group small.
+   workers can share one batch. The claimed rows' links are then chosen together: the carer's
+   current link if it still works, else a new one (sending/claims.py: links_for).
+3. Each row is marked sent the moment the mail server takes its e-mail. If the mail backend
+   raises, that e-mail was not taken: a refusal of that one message (a bad address) marks it
+   failed and the run goes on; anything else (the connection dropped) puts it and the rows of
+   its chunk not tried yet back to pending, stops the run and asks for another in a minute, up
+   to MAX_ATTEMPTS tries per e-mail. A server that cannot be reached at all stops the run before
+   any row is claimed, and costs no e-mail a try: the e-mails wait, and the run is asked for
+   again every minute until the server is back.
+4. A worker that dies (killed, out of memory, the machine restarted) leaves the rows it had
+   claimed and not finished in sending; its task may stay "running" in the queue for ever. A
+   live worker renews its claim as it goes; rows whose claim is older than the lease
+   (settings.PORTAL_OUTBOX_LEASE) are taken back to pending by the sweep, outbox_recover, which
+   `manage.py run_scheduled` runs and every sending run starts with, and a worker is asked to
+   send them; the sweep also asks again for any batch or e-mail waiting longer than the lease
+   that no worker has touched. Only the one e-mail the mail server may have taken just as its
+   worker died can go twice, and it carries the same link both times (links are numbered and
+   can be written again: declarations/tokens.py), so the repeat is harmless. Staff "send again"
+   only e-mails that failed, so never one the server took.
 
 Each step of a row's way is in sending/claims.py; the mail connection and the writing of each
 e-mail in sending/mailer.py. A run sends over one mail connection, chunk by chunk, so memory
@@ -41,7 +48,7 @@ import logging
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Count, Max
 from django.tasks import task
 from django.utils import timezone
 
@@ -106,8 +113,10 @@ def outbox_send_pending(*, batch_id: int | None = None, limit: int | None = None
     before they are sent, so any number of workers may run this at once, sharing the rows, and
     none sends a row another has claimed. One mail connection serves the whole run. If the mail
     server fails (not just refuses one message) the rows not sent go back to pending, a retry is
-    enqueued for a minute later and MailServerUnavailable is raised.
+    enqueued for a minute later and MailServerUnavailable is raised. Rows a stopped worker left
+    sending are taken back first (outbox_recover).
     """
+    outbox_recover(sweep=False)
     result = SendResult()
     context = SendContext()
     pending = OutboxMessage.objects.filter(status=Status.PENDING)
@@ -141,6 +150,7 @@ def outbox_message_send(message_id: int) -> str:
     or claimed by another worker). On a mail server failure the row goes back to pending and a
     retry is enqueued for a minute later.
     """
+    outbox_recover(sweep=False)
     message = OutboxMessage.objects.filter(pk=message_id).values("status", "batch_id").first()
     if message is None or message["status"] != Status.PENDING:
         return "taken"
@@ -164,11 +174,11 @@ def _send_chunk(claimable, size: int, mailer: Mailer, context: SendContext, resu
     """Claim up to `size` of the `claimable` rows and send them; False when there was none to claim.
 
     1. One transaction: the rows claimed (pending → sending, a try used), or skipped if they
-       should no longer go. 2. Each e-mail written with a new link's token. 3. One transaction:
-       the links issued (each request's hash replaced: earlier links stop working). 4. Each sent
-       over the run's connection. 5. One transaction: those the server took marked sent.
-    A worker that dies between 1 and 5 leaves the chunk's rows in sending: none of them is sent
-    again automatically (the module docstring, rule 4).
+       should no longer go. 2. One transaction: the links they carry chosen and stored (the
+       carer's current link if it works, else a new one). 3. Each e-mail written and sent over
+       the run's connection, 4. and marked sent the moment the server took it. A worker that dies
+       leaves the rows it had not finished in sending, until the sweep takes them back (the
+       module docstring, rule 4); it renews its claim as it goes meanwhile.
     """
     claim = claims.claim_next(claimable, size)
     if claim is None:
@@ -177,40 +187,75 @@ def _send_chunk(claimable, size: int, mailer: Mailer, context: SendContext, resu
     result.skipped += skipped
     if not claimed:
         return True
-    now = timezone.now()
-    prepared, faults = [], {}
+    with transaction.atomic():
+        links = claims.links_for(claimed, timezone.now(), context.link_days)
+    hold = claims.Hold(claimed)
+    prepared = []
     for message in claimed:
         try:
-            prepared.append(prepare(message, context, now))
-        except Exception as error:
+            prepared.append(prepare(message, context, links.get(message.pk)))
+        except Exception as error:  # nothing was sent; the link, if new, is the carer's current one
             logger.exception("Could not prepare outbox message %s", message.pk)
-            faults[message] = describe(error)
-    with transaction.atomic():
-        claims.links_issue([item for item in prepared if item.token_hash], now)
-        for message, error in faults.items():  # nothing was sent and no link issued
-            claims.finish(message, Status.FAILED, error=error)
-    result.failed += len(faults)
-    sent = []
+            claims.finish(message, Status.FAILED, error=describe(error))
+            hold.let_go(message)
+            result.failed += 1
     for index, item in enumerate(prepared):
+        if not hold.keeps(item.message):  # taken back while this worker stalled: another sends it
+            result.taken += 1
+            continue
         try:
             mailer.send(item.email)
         except Exception as error:
             if refused_for_this_message(error):
-                claims.links_restore([item])
                 claims.finish(item.message, Status.FAILED, error=describe(error))
+                hold.let_go(item.message)
                 result.failed += 1
                 continue
-            # Those that went are sent; this one and those not tried yet wait for the retry.
-            claims.mark_sent(sent)
-            result.sent += len(sent)
-            claims.links_restore(prepared[index:])
+            # This one and those not tried yet wait for the retry.
             claims.release(item.message, error)
-            claims.unclaim(prepared[index + 1 :])
+            claims.unclaim([rest for rest in prepared[index + 1 :] if hold.keeps(rest.message)])
             raise MailServerUnavailable(describe(error)) from error
-        sent.append(item)
-    claims.mark_sent(sent)
-    result.sent += len(sent)
+        claims.mark_sent(item)
+        hold.let_go(item.message)
+        result.sent += 1
     return True
+
+
+# Taking up again what a stopped worker held.
+
+
+def outbox_recover(now: datetime.datetime | None = None, *, sweep: bool = True) -> dict:
+    """Take back the rows stopped workers left sending longer than the lease, and ask a worker
+    to send them; with `sweep`, also ask again for every batch or e-mail waiting longer than the
+    lease that no worker has claimed from meanwhile (at most once a lease each). Safe to run
+    anywhere, at any time, as often as you like: a row, a batch or an e-mail is taken or asked
+    for by one sweep only. Returns counts (a step of sending/scheduler.py)."""
+    now = now or timezone.now()
+    taken = claims.rows_take_back(now)
+    batches = {batch_id for _, batch_id in taken["pending"] if batch_id is not None}
+    messages = {pk for pk, batch_id in taken["pending"] if batch_id is None}
+    if sweep:
+        batches.update(claims.batches_unattended(now))
+        messages.update(claims.messages_unattended(now))
+    waiting = dict(
+        OutboxMessage.objects.filter(batch_id__in=batches, status=Status.PENDING)
+        .values_list("batch_id")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    for batch_id in sorted(batches):
+        enqueue_batch(batch_id, emails=waiting.get(batch_id, 0))
+    for message_id in sorted(messages):
+        enqueue_message(message_id)
+    counts = {
+        "e-mails taken back from stopped workers": len(taken["pending"]),
+        "e-mails failed after stopping workers": taken["failed"],
+        "batches asked for again": len(batches),
+        "e-mails asked for again": len(messages),
+    }
+    if any(counts.values()):
+        logger.warning("Outbox sweep: %s", counts)
+    return counts
 
 
 # The worker's tasks: each loads by id and calls the sending above.

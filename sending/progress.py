@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import datetime
 from dataclasses import dataclass
 
 from django.db.models import Count, Q
-from django.utils import timezone
 
-from sending.claims import INTERRUPTED_AFTER, message_is_interrupted, superseded
+from sending.claims import superseded
 from sending.models import OutboxMessage, SendBatch
 
 Status = OutboxMessage.Status
@@ -18,7 +16,6 @@ Status = OutboxMessage.Status
 class BatchProgress:
     pending: int = 0
     sending: int = 0
-    interrupted: int = 0
     sent: int = 0
     failed: int = 0
     skipped: int = 0
@@ -26,7 +23,7 @@ class BatchProgress:
 
     @property
     def total(self) -> int:
-        return self.pending + self.sending + self.interrupted + self.sent + self.failed + self.skipped
+        return self.pending + self.sending + self.sent + self.failed + self.skipped
 
     @property
     def in_progress(self) -> bool:
@@ -35,7 +32,6 @@ class BatchProgress:
 
 def batches_progress(batch_ids) -> dict[int, BatchProgress]:
     """Progress of several batches in one query: counts by status, a row sent again counted once."""
-    cutoff = timezone.now() - INTERRUPTED_AFTER
     current = Q(superseded=False)
     rows = (
         OutboxMessage.objects.filter(batch_id__in=list(batch_ids))
@@ -43,8 +39,7 @@ def batches_progress(batch_ids) -> dict[int, BatchProgress]:
         .values("batch_id")
         .annotate(
             pending=Count("pk", filter=current & Q(status=Status.PENDING)),
-            sending=Count("pk", filter=current & Q(status=Status.SENDING, claimed_at__gte=cutoff)),
-            interrupted=Count("pk", filter=current & Q(status=Status.SENDING, claimed_at__lt=cutoff)),
+            sending=Count("pk", filter=current & Q(status=Status.SENDING)),
             sent=Count("pk", filter=current & Q(status=Status.SENT)),
             failed=Count("pk", filter=current & Q(status=Status.FAILED)),
             skipped=Count("pk", filter=current & Q(status=Status.SKIPPED)),
@@ -61,7 +56,7 @@ def batch_progress(batch: SendBatch) -> BatchProgress:
 
 
 MESSAGE_FILTERS = {
-    "problems": Q(status=Status.FAILED) | Q(status=Status.SENDING),
+    "problems": Q(status=Status.FAILED),
     "pending": Q(status=Status.PENDING),
     "sent": Q(status=Status.SENT),
     "skipped": Q(status=Status.SKIPPED),
@@ -76,10 +71,8 @@ def batch_messages(batch: SendBatch, *, show: str = ""):
     return messages.order_by("carer__surname", "carer__forename", "pk")
 
 
-def message_state(message: OutboxMessage, *, now: datetime.datetime | None = None) -> str:
-    """What staff see for one e-mail: its status, "interrupted", or "sent again"."""
+def message_state(message: OutboxMessage) -> str:
+    """What staff see for one e-mail: its status, or "sent again"."""
     if getattr(message, "superseded", False):
         return "sent again"
-    if message_is_interrupted(message, now=now):
-        return "interrupted"
     return message.get_status_display().lower()

@@ -8,14 +8,20 @@ from declarations.signals import declaration_recorded
 from schools.signals import families_imported
 from sending.models import OutboxMessage
 from sending.outbox import message_queue
-from sending.scheduler import invite_starters, invite_to_new_version
+from sending.scheduler import invite_starters, invite_steps_write, invite_to_new_version
 
 
 @receiver(version_published, dispatch_uid="sending.invite_to_new_version")
 def invite_to_published_version(sender, version, **kwargs):
     """Every carer at every school using the code is asked to sign a version that requires it, in
-    the background, from the day it comes into force. A minor correction asks nobody."""
+    the background, from the day it comes into force. A minor correction asks nobody.
+
+    The "invite" steps, one per school, are written here, in the publishing transaction, so they
+    commit with the version: nothing that happens after the commit can lose them, and the
+    scheduler takes each once it is due (`run_scheduled`). The task queued once the publish has
+    committed only takes those due already now rather than at the scheduler's next run."""
     if version.requires_signing:
+        invite_steps_write(version)
         transaction.on_commit(lambda: invite_to_new_version.enqueue(version.pk))
 
 

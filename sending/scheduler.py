@@ -3,10 +3,11 @@ that takes them (`manage.py run_scheduled`, run from cron every few minutes, and
 
 What is due for whom is data in the database:
 
+- e-mails a stopped worker left unsent: taken up again (sending/outbox.py: outbox_recover);
 - invitations to a newly published version: one ScheduledStep ("invite") per school using the
-  code, written when a version that requires signing is published (the task
-  `invite_to_new_version`, enqueued on commit when codes.services.version_publish announces it) and due the day
-  it comes into force;
+  code, written in the publishing transaction itself when a version that requires signing is
+  published (sending/receivers.py), and due the day it comes into force; the task
+  `invite_to_new_version`, queued with the publish, takes those due at once;
 - reminders: one ScheduledStep ("reminder-1".."reminder-3") per carer and version, written once
   the carer's invitation has gone, due the school's chosen number of days after it;
 - new families after an import: the carers of pupils who joined after the school's first
@@ -61,7 +62,7 @@ from schools.models import AuditEvent, Carer, Organisation, Pupil
 from schools.selectors import eligible_carers
 from sending import invitations
 from sending.models import Reminder, ScheduledStep, SendBatch
-from sending.outbox import enqueue_batch
+from sending.outbox import enqueue_batch, outbox_recover
 from sending.reviews import review_reminders_send
 
 logger = logging.getLogger(__name__)
@@ -386,6 +387,7 @@ def starters_run(now: datetime.datetime | None = None) -> dict:
 Step = Callable[[datetime.datetime], dict]
 
 STEPS: list[tuple[str, Step]] = [
+    ("e-mails left by stopped workers", outbox_recover),
     ("versions coming into force", invitations_run_due),
     ("reminders", reminders_run),
     ("new families", starters_run),
@@ -427,8 +429,9 @@ def run_scheduled(*, now: datetime.datetime | None = None, steps: list[tuple[str
 
 @task()
 def invite_to_new_version(version_id: int) -> dict:
-    """A version that requires signing was published: write its invitation step for every school
-    using the code, and take the steps already due (those in force today). Retry-safe."""
+    """A version that requires signing was published (its invitation steps written with it):
+    write any missing (a school that joined since), and take the steps already due (those in
+    force today). Retry-safe; if it never runs, the scheduler takes them."""
     return version_invitations_schedule(version_id=version_id)
 
 

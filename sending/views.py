@@ -13,7 +13,6 @@ from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
 from declarations.selectors import carers_asked_to_sign
@@ -122,8 +121,7 @@ def batch_detail(request, school_slug, batch_id):
     show = request.GET.get("show", "")
     show = show if show in batch_progress.MESSAGE_FILTERS else ""
     page = Paginator(batch_progress.batch_messages(batch, show=show), MESSAGES_PER_PAGE).get_page(request.GET.get("page"))
-    now = timezone.now()
-    rows = [(message, batch_progress.message_state(message, now=now)) for message in page]
+    rows = [(message, batch_progress.message_state(message)) for message in page]
     # Updating every few seconds is offered, never imposed (WCAG 2.2.1: a page must not refresh
     # itself unless the user chose it); it stops by itself once nothing is waiting.
     auto = request.GET.get("auto") == "1" and progress.in_progress
@@ -139,7 +137,7 @@ def batch_detail(request, school_slug, batch_id):
             "show": show,
             "auto_refresh": auto,
             # The same e-mails as the rows with a "Send again" button, on every page of the list.
-            "to_send_again": progress.failed + progress.interrupted,
+            "to_send_again": progress.failed,
             "paper_carers": list(invitations.batch_paper_carers(batch)),
             "query_prefix": f"show={show}&" if show else "",
         },
@@ -175,7 +173,7 @@ _NOT_SENT_AGAIN_BECAUSE = {
     SkipReason.ERASED: "their details have been erased",
     SkipReason.NOTHING_TO_CONFIRM: "there is no declaration to confirm",
     ResendRefusal.ALREADY_SENT_AGAIN: "their e-mail had already been sent again",
-    ResendRefusal.NOT_FAILED: "their e-mail is no longer failed or interrupted",
+    ResendRefusal.NOT_FAILED: "their e-mail is no longer failed",
 }
 
 

@@ -13,6 +13,7 @@ from tests.factories import (
     SchoolFactory,
     StaffRoleFactory,
     UserFactory,
+    invitations_taken,
     published_version,
 )
 
@@ -25,7 +26,7 @@ def school(db):
 @pytest.fixture
 def school_code(school):
     code = CodeFactory(owner=school)
-    published_version(code)
+    invitations_taken(published_version(code))
     return code
 
 

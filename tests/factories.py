@@ -73,3 +73,15 @@ def published_version(
     return services.version_publish(
         version=draft, user=None, effective_from=effective_from, review_due=review_due, requires_signing=requires_signing
     )
+
+
+def invitations_taken(version: CodeVersion) -> CodeVersion:
+    """Mark the invitation steps the publish of `version` wrote (one per school using the code)
+    as taken before the test began: a version long in force, whose invitations the school has
+    dealt with. Tests of those steps themselves publish without this."""
+    from sending.models import ScheduledStep
+
+    ScheduledStep.objects.filter(version=version, kind=ScheduledStep.Kind.INVITE, done_at__isnull=True).update(
+        done_at=version.published_at, outcome="Taken before the test began."
+    )
+    return version

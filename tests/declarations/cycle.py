@@ -17,7 +17,13 @@ from schools.models import Carer, Pupil, PupilCarer
 from sending import outbox as sending_outbox
 from sending import scheduler
 from sending.models import OutboxMessage
-from tests.factories import AssociationFactory, CodeFactory, SchoolFactory, published_version
+from tests.factories import (
+    AssociationFactory,
+    CodeFactory,
+    SchoolFactory,
+    invitations_taken,
+    published_version,
+)
 
 LONDON = datetime.timezone(datetime.timedelta(0))  # Europe/London is on GMT in November and December
 
@@ -32,7 +38,7 @@ def association_with_schools(n: int, *, name="Halton Association of Secondary He
     association = AssociationFactory(name=name, slug=slug)
     schools = [SchoolFactory(name=f"Member School {i + 1}", slug=f"member-{i + 1}", association=association) for i in range(n)]
     code = CodeFactory(owner=association)
-    published_version(code)
+    invitations_taken(published_version(code))
     return association, schools, code
 
 

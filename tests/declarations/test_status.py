@@ -6,6 +6,7 @@ import html
 import re
 
 import pytest
+from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -13,6 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from declarations import services
 from declarations.models import SigningRequest
 from schools.models import AuditEvent, StaffRole
+from sending import outbox
 from sending.models import OutboxMessage
 from tests.declarations.factories import NOW, PDF, add_child, family, issued_link, sent_link
 from tests.factories import StaffRoleFactory
@@ -176,7 +178,7 @@ def test_a_carer_who_signed_the_version_before_a_typo_fix_counts_as_signed(staff
 
 
 def test_staff_reissue_a_link_the_old_one_stops_working_and_an_email_is_queued(
-    staff, client, school, version, office, tasks, django_capture_on_commit_callbacks
+    staff, client, school, version, office, tasks, settings, django_capture_on_commit_callbacks
 ):
     carer = family(school)
     signing_request, old_token = sent_link(carer, version, sent_at=NOW)
@@ -193,6 +195,11 @@ def test_staff_reissue_a_link_the_old_one_stops_working_and_an_email_is_queued(
 
     parent = client.__class__()
     assert parent.get(f"/sign/t/{old_token}/").status_code == 404
+    settings.MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
+    assert outbox.outbox_message_send(message.pk) == "sent"
+    [new_token] = re.findall(r"/sign/t/([A-Za-z0-9_-]+)/", mail.outbox[-1].body)
+    assert new_token != old_token and parent.get(f"/sign/t/{new_token}/").status_code == 303
+    assert parent.get(f"/sign/t/{old_token}/").status_code == 404  # sending it brought nothing back
 
     staff.post(f"/staff/sending/{school.slug}/carers/{carer.pk}/new-link/")
     assert sorted(OutboxMessage.objects.values_list("sequence", flat=True)) == [1, 2]

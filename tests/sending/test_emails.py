@@ -1,6 +1,7 @@
 """The e-mails carers get: from the school, its letter with the placeholders filled, text and HTML,
 one personal link whose token is stored nowhere but as a hash."""
 
+import datetime
 import re
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -188,19 +189,35 @@ def test_the_confirmation_thanks_the_carer_for_the_version_and_date(whitefield, 
     assert email.from_email.startswith("Whitefield Primary School <")
 
 
-def test_reminders_and_new_links_carry_a_fresh_link(whitefield, ann):
+def test_reminders_and_new_links_carry_the_link_the_carer_holds_while_it_works(whitefield, ann, now):
     version = whitefield.own_code.versions.get()
+    [invited] = LINK.findall(send_invitation_to(whitefield, ann).body)
+    now.shift(datetime.timedelta(days=7))
     for kind in ("reminder-1", "new-link"):
         message = OutboxMessage.objects.create(school=whitefield, carer=ann, version=version, kind=kind)
         assert outbox.outbox_message_send(message.pk) == "sent"
     reminder, new_link = mail.outbox[-2:]
     assert reminder.subject.startswith("Reminder: please read and sign Whitefield Primary School's")
-    assert new_link.subject == "Your new link to sign Whitefield Primary School's social media code of conduct"
-    [old] = LINK.findall(reminder.body)
-    [new] = LINK.findall(new_link.body)
+    assert new_link.subject == "Your link to sign Whitefield Primary School's social media code of conduct"
+    assert LINK.findall(reminder.body) == LINK.findall(new_link.body) == [invited]
     request = SigningRequest.objects.get(carer=ann)
-    assert hash_token(new) == request.token_hash and hash_token(old) != request.token_hash
+    assert hash_token(invited) == request.token_hash and request.link_number == 1
     assert request.reminders_sent == 1 and request.last_reminded_at == timezone.now()
+    # The link works for the school's 60 days from the latest e-mail, as that e-mail says.
+    assert request.expires_at == timezone.now() + datetime.timedelta(days=60)
+    assert "works until 28 January 2027" in re.sub(r"\s+", " ", new_link.body)
+
+
+def test_once_the_link_has_expired_the_next_email_carries_a_new_one(whitefield, ann, now):
+    version = whitefield.own_code.versions.get()
+    [old] = LINK.findall(send_invitation_to(whitefield, ann).body)
+    now.shift(datetime.timedelta(days=61))
+    message = OutboxMessage.objects.create(school=whitefield, carer=ann, version=version, kind="new-link")
+    assert outbox.outbox_message_send(message.pk) == "sent"
+    [new] = LINK.findall(mail.outbox[-1].body)
+    request = SigningRequest.objects.get(carer=ann)
+    assert new != old and hash_token(new) == request.token_hash and request.link_number == 2
+    assert request.expires_at == timezone.now() + datetime.timedelta(days=60)
 
 
 def test_placeholders_a_school_invents_stay_visible_rather_than_vanish():

@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-from sending.models import OutboxMessage, SendBatch, audience_description
+from sending.models import OutboxMessage, audience_description
 from tests.factories import CodeFactory, SchoolFactory, published_version
 from tests.schools.factories import CarerFactory
 
@@ -75,13 +75,16 @@ def test_existing_batches_and_skipped_emails_keep_what_they_said():
 
         executor = MigrationExecutor(connection)
         executor.migrate(AFTER)
+        new = executor.loader.project_state(AFTER).apps
+        NewBatch, NewMessage = new.get_model("sending", "SendBatch"), new.get_model("sending", "OutboxMessage")
 
-        year, reminders = SendBatch.objects.get(pk=year.pk), SendBatch.objects.get(pk=reminders.pk)
-        assert (year.audience_kind, year.audience_value, year.audience_description) == ("year", "5", "Year group: 5")
+        year, reminders = NewBatch.objects.get(pk=year.pk), NewBatch.objects.get(pk=reminders.pk)
+        assert (year.audience_kind, year.audience_value) == ("year", "5")
+        assert audience_description(year.audience_kind, year.audience_value) == "Year group: 5"
         assert (reminders.audience_kind, reminders.kind) == ("reminders", "reminder")
-        signed, failed = OutboxMessage.objects.get(pk=signed.pk), OutboxMessage.objects.get(pk=failed.pk)
+        signed, failed = NewMessage.objects.get(pk=signed.pk), NewMessage.objects.get(pk=failed.pk)
         assert (signed.skip_reason, signed.error) == ("signed", "")
-        assert signed.get_skip_reason_display() == "Not sent: signed before the e-mail went."
+        assert OutboxMessage.SkipReason(signed.skip_reason).label == "Not sent: signed before the e-mail went."
         assert (failed.skip_reason, failed.error) == ("", "The mail server refused the address (550 No such mailbox).")
 
         executor = MigrationExecutor(connection)

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.core import mail
+from django.db import transaction
 
 from codes import services as code_services
 from declarations import selectors
@@ -69,6 +70,33 @@ def test_a_refused_publish_queues_nothing(school, school_code, tasks, django_cap
     assert tasks.results == []
 
 
+def test_the_publish_writes_every_schools_invitation_step_itself_so_a_task_lost_after_the_commit_loses_nothing(
+    tasks, django_capture_on_commit_callbacks
+):
+    _, schools, code = association_with_schools(3)
+    carers = [carer for school in schools for carer in families(school, 2)]
+    with django_capture_on_commit_callbacks(execute=False) as after_commit:
+        newer = next_version(code)  # committed; the process dies before the task is queued
+    assert len(after_commit) == 1 and tasks.results == []
+    steps = ScheduledStep.objects.filter(version=newer)
+    assert sorted(steps.values_list("school_id", "kind", "done_at")) == [(s.pk, "invite", None) for s in schools]
+
+    run_scheduled()  # cron's next run takes them
+    assert invited(newer) == {carer.pk: 1 for carer in carers}
+    assert not steps.filter(done_at__isnull=True).exists()
+
+
+def test_a_publish_rolled_back_after_the_announcement_leaves_no_steps(school, school_code, tasks):
+    class Rollback(Exception):
+        pass
+
+    with pytest.raises(Rollback), transaction.atomic():
+        newer = next_version(school_code)
+        assert ScheduledStep.objects.filter(version=newer).count() == 1
+        raise Rollback
+    assert not ScheduledStep.objects.exclude(version__number=1).exists()
+
+
 def test_the_task_invites_every_eligible_carer_and_nobody_else(school, school_code):
     version_1 = school_code.versions.get()
     ann, bob = parent(school, forename="Ann"), parent(school, forename="Bob")
@@ -85,7 +113,7 @@ def test_the_task_invites_every_eligible_carer_and_nobody_else(school, school_co
     assert not {no_email.pk, left.pk, not_responsible.pk, elsewhere.pk} & set(OutboxMessage.objects.values_list("carer_id", flat=True))
     batch = SendBatch.objects.get()
     assert (batch.school, batch.version, batch.audience_description) == (school, newer, "Everyone who has not signed")
-    step = ScheduledStep.objects.get()
+    step = ScheduledStep.objects.get(version=newer)
     assert (step.kind, step.school, step.version, step.batch) == ("invite", school, newer, batch)
     assert step.done_at is not None and step.outcome == "Invited 2 carers to sign version 2."
     assert not invited(version_1)
@@ -100,7 +128,7 @@ def test_running_the_task_or_the_scheduler_again_invites_nobody_twice(school, sc
     run_scheduled()
     assert invited(newer) == {carer.pk: 1 for carer in carers}
     assert SendBatch.objects.count() == 1
-    assert ScheduledStep.objects.filter(kind="invite").count() == 1
+    assert ScheduledStep.objects.filter(kind="invite", version=newer).count() == 1
 
 
 def test_a_shared_code_reprompts_every_member_school_that_uses_it_one_batch_per_school():
@@ -155,7 +183,7 @@ def test_a_minor_correction_reprompts_nobody_and_declarations_stay_current(
     assert tasks.results == []  # nothing to do in the background
     run_scheduled()
     run_scheduled(now=at(2027, 1, 5))
-    assert not OutboxMessage.objects.exists() and not ScheduledStep.objects.exists()
+    assert not OutboxMessage.objects.exists() and not ScheduledStep.objects.exclude(version=version_1).exists()
 
     assert selectors.version_to_sign(school) == correction  # what a carer now reads and signs
     assert selectors.version_required(school) == version_1  # what makes a carer up to date
@@ -189,7 +217,7 @@ def test_a_future_version_sends_nothing_until_its_day_then_the_scheduler_sends_i
     carers = families(school, 4)
     newer = next_version(school_code, effective_from=datetime.date(2026, 12, 1))
     assert schedule(newer) == {"schools": 1}
-    step = ScheduledStep.objects.get()
+    step = ScheduledStep.objects.get(version=newer)
     assert step.due_at == at(2026, 12, 1, 0, 0) and step.done_at is None
 
     for moment in (at(2026, 11, 23), at(2026, 11, 30, 23, 59)):

@@ -63,8 +63,8 @@ def test_a_reprompt_of_14_schools_that_crashes_part_way_then_reruns_invites_ever
     run_worker()
     assert DBTaskResult.objects.get(pk=queued.pk).status == "FAILED"
     done = CRASH_IN_SCHOOL - 1
-    assert ScheduledStep.objects.filter(kind="invite", done_at__isnull=False).count() == done
-    assert ScheduledStep.objects.filter(kind="invite", done_at__isnull=True).count() == SCHOOLS - done
+    assert ScheduledStep.objects.filter(version=newer, done_at__isnull=False).count() == done
+    assert ScheduledStep.objects.filter(version=newer, done_at__isnull=True).count() == SCHOOLS - done
     assert SendBatch.objects.filter(version=newer).count() == done  # the sixth school's was rolled back
     assert sum(invited(newer).values()) == done * CARERS_PER_SCHOOL
     run_worker()  # the batches queued before the crash are sent meanwhile
