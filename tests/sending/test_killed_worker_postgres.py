@@ -34,7 +34,6 @@ from sending import invitations
 from sending.models import OutboxMessage
 from sending.scheduler import run_scheduled
 from tests.sending.test_sending import LOCMEM, many_parents, use_database_tasks
-from tests.sending.test_sending_postgres import _flush_past_the_guards  # noqa: F401 - an autouse fixture
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
