@@ -175,7 +175,7 @@ def school_completion(
     standing_of = dict(with_standing(asked, target).values_list("pk", "standing"))
     figures = Figures.from_standings(Counter(standing_of.values()))
     links = PupilCarer.objects.filter(
-        parental_responsibility=True, pupil__on_roll=True, carer_id__in=asked.values("pk")
+        parental_responsibility=True, pupil__school=school, pupil__on_roll=True, carer_id__in=asked.values("pk")
     ).values_list("carer_id", "pupil__year_group", "pupil__reg_group")
     by_year, by_reg = defaultdict(set), defaultdict(set)
     for carer_id, year_group, reg_group in links:
