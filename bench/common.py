@@ -69,13 +69,13 @@ def throwaway_database(db: str) -> str:
     return f"{PG_SERVER}/{name}"
 
 
-def start(db: str, *, media: bool = True) -> dict[str, str]:
-    """Make a throwaway database (and media folder), set Django up on it and migrate.
+def start(db: str, *, media: bool = True, settings: str = "bench.settings") -> dict[str, str]:
+    """Make a throwaway database (and media folder), set Django up on it with `settings` and migrate.
 
     Returns the environment a child process (gunicorn, a worker) needs to use the same ones.
     """
     os.environ["DATABASE_URL"] = throwaway_database(db)
-    os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
+    os.environ["DJANGO_SETTINGS_MODULE"] = settings
     if media:
         folder = Path(tempfile.mkdtemp(prefix="bench-media-"))
         atexit.register(shutil.rmtree, folder, ignore_errors=True)

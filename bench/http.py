@@ -4,9 +4,10 @@
         result = wrk(base_url + "/bench-floor/page/", connections=8, duration=5)
         result.requests_per_s, result.p95_ms, result.p99_ms
 
-`serve` runs gunicorn (sync workers, as in production: see the README) with bench.settings on
-the throwaway database `bench.common.start()` made; `wrk` runs Debian's wrk with a Lua hook
-that prints the latency percentiles wrk itself does not (p95) as one JSON line.
+`serve` runs gunicorn (sync workers, as in production: see the README) with the settings and
+the throwaway database `bench.common.start()` set up (bench.settings unless a benchmark chose
+others); `wrk` runs Debian's wrk with a Lua hook that prints the latency percentiles wrk
+itself does not (p95) as one JSON line.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def serve(env: dict[str, str], *, workers: int = 2, ready_path: str = "/bench-fl
     process = subprocess.Popen(
         [str(GUNICORN), "portal.wsgi:application", "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
          "--worker-class", "sync", "--timeout", "120", "--log-level", "warning"],
-        cwd=BASE_DIR, env={**env, "DJANGO_SETTINGS_MODULE": "bench.settings"}, stdout=log, stderr=log,
+        cwd=BASE_DIR, env={"DJANGO_SETTINGS_MODULE": "bench.settings", **env}, stdout=log, stderr=log,
     )
     base_url = f"http://127.0.0.1:{port}"
     try:

@@ -57,7 +57,7 @@ def row(data: dict) -> str:
 
 def table(figures: list[dict]) -> str:
     lines = [
-        "| figure | db | measured, median (min–max) | floor, median | ratio to floor, median (min–max) | budget | "
+        "| figure | db | measured, median (min–max) | floor or peer, median | ratio to it, median (min–max) | budget | "
         "other limits | verdict |",
         "|---|---|---|---|---|---|---|---|",
     ]

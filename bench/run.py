@@ -1,6 +1,6 @@
 """`make bench`: every benchmark, SQLite first, then PostgreSQL, then the results table.
 
-    .venv/bin/python -m bench.run                 # the whole suite (about 12 minutes)
+    .venv/bin/python -m bench.run                 # the whole suite (8 to 20 minutes)
     .venv/bin/python -m bench.run signing emails  # only these (names as in STEPS)
 
 Each step is its own process (a fresh interpreter, a throwaway database), so one step's caches
