@@ -45,6 +45,7 @@ ISOLATE, END_ISOLATE = "\u2068", "\u2069"
 DIRECTION_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
 RIGHT_TO_LEFT_OVERRIDE = "\u202e"
 ISOLATED = re.compile("\u2068([^\u2069]*)\u2069")
+ZERO_WIDTH_JOINER = re.compile("\u200d")
 # Markup a hostile name must never become, wherever it is shown.
 MARKUP = re.compile(r"<(a|img|b|em|strong|code|script|h[1-6])[\s>]", re.IGNORECASE)
 
@@ -95,13 +96,14 @@ def declared(hostile: Hostile) -> str:
 
 
 def drawn(text: str) -> str:
-    """Text as a PDF draws it, so as its text is read back: without direction controls, and what
-    follows a right-to-left override reversed (the table's one override ends with its isolate)."""
+    """Text as a PDF draws it, so as its text is read back: without direction controls or the
+    invisible joiners between an emoji's parts, and what follows a right-to-left override reversed
+    (the table's one override ends with its isolate)."""
     def run(match):
         head, _, overridden = match.group(1).partition(RIGHT_TO_LEFT_OVERRIDE)
         return head + overridden[::-1]
 
-    return DIRECTION_CONTROLS.sub("", ISOLATED.sub(run, text))
+    return ZERO_WIDTH_JOINER.sub("", DIRECTION_CONTROLS.sub("", ISOLATED.sub(run, text)))
 
 
 def text_of(fragment: str) -> str:
@@ -177,16 +179,8 @@ def test_a_paper_form_records_the_name_as_written_on_it(school_version, office, 
     assert declared(hostile) in text_of(stored)
 
 
-# The PDF's fonts (DejaVu, scripts/bootstrap) have no emoji: WeasyPrint draws them as empty boxes,
-# and pypdf then cannot read back any text set in that font. Until the PDF has an emoji font.
-NO_EMOJI_FONT = pytest.mark.xfail(strict=True, reason="the PDF's fonts have no emoji glyphs")
-IN_A_PDF = [
-    pytest.param(*case.values, marks=[*case.marks, NO_EMOJI_FONT], id=case.id) if case.id == "emoji" else case
-    for case in HOSTILE
-]
-
-
-@pytest.mark.parametrize("hostile", IN_A_PDF)
+# Emoji are drawn from Symbola (scripts/bootstrap installs it; the PDF's CSS falls back to it).
+@pytest.mark.parametrize("hostile", HOSTILE)
 def test_the_sealed_pdf_carries_the_name_in_the_statement(client, school_version, hostile):
     school, version = school_version
     carer = hostile_family(school, hostile)
