@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from declarations.models import Declaration, Decline, SigningRequest
 from declarations.services import LINK_FIELDS, link_to_send
-from schools.models import PupilCarer
+from schools.models import Carer
 from sending.mailer import Prepared, describe
 from sending.models import CHASING_KINDS, LINK_KINDS, OutboxMessage, Reminder, SendBatch
 
@@ -56,9 +56,8 @@ def with_facts(messages):
                 version__number__lt=OuterRef("version__number"),
             )
         ),
-        still_responsible=Exists(
-            PupilCarer.objects.filter(carer=OuterRef("carer"), parental_responsibility=True, pupil__on_roll=True)
-        ),
+        # Who is asked to sign is decided in one place (CarerQuerySet.asked_to_sign).
+        still_asked=Exists(Carer.objects.filter(pk=OuterRef("carer")).asked_to_sign()),
     )
 
 
@@ -74,7 +73,7 @@ def reason_not_to_send(message: OutboxMessage) -> SkipReason | None:
             return SkipReason.SIGNED
         if message.has_declined:
             return SkipReason.DECLINED
-        if not message.still_responsible:
+        if not message.still_asked:
             return SkipReason.LEFT
     if message.kind == Kind.CONFIRMATION and not message.has_signed:
         return SkipReason.NOTHING_TO_CONFIRM
