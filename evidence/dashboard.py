@@ -172,15 +172,19 @@ def school_completion(
     """
     target = SigningTarget.for_version(in_force)
     asked = Carer.objects.filter(school=school).asked_to_sign()
-    standing_of = dict(with_standing(asked, target).values_list("pk", "standing"))
+    standing_of = dict(with_standing(asked, target, schools=[school]).values_list("pk", "standing"))
     figures = Figures.from_standings(Counter(standing_of.values()))
-    links = PupilCarer.objects.filter(
-        parental_responsibility=True, pupil__school=school, pupil__on_roll=True, carer_id__in=asked.values("pk")
-    ).values_list("carer_id", "pupil__year_group", "pupil__reg_group")
+    # Each carer counted above is in the groups of the children on roll they are responsible for.
+    links = (
+        PupilCarer.objects.filter(parental_responsibility=True, pupil__school=school, pupil__on_roll=True)
+        .values_list("carer_id", "pupil__year_group", "pupil__reg_group")
+        .order_by()
+    )
     by_year, by_reg = defaultdict(set), defaultdict(set)
     for carer_id, year_group, reg_group in links:
-        by_year[year_group].add(carer_id)
-        by_reg[reg_group].add(carer_id)
+        if carer_id in standing_of:
+            by_year[year_group].add(carer_id)
+            by_reg[reg_group].add(carer_id)
     return SchoolCompletion(
         school=school,
         baseline=target.required,
@@ -250,7 +254,7 @@ def association_completion(association: Organisation, *, on: datetime.date | Non
             schools_with[target].append(school_id)
     counts: dict[int, Counter] = defaultdict(Counter)
     for target, school_ids in schools_with.items():
-        carers = with_standing(Carer.objects.filter(school__in=school_ids).asked_to_sign(), target)
+        carers = with_standing(Carer.objects.asked_to_sign(), target, schools=school_ids)
         for row in carers.values("school_id", "standing").annotate(n=Count("pk")).order_by():
             counts[row["school_id"]][row["standing"]] += row["n"]
     return AssociationCompletion(

@@ -151,9 +151,12 @@ else:
     DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": VAR_DIR / "portal.sqlite3"}}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # No JIT compilation: for a web application's short queries it costs far more than it saves
-    # (it took a second of the association dashboard's 1.5 s; bench/profiles/dashboards.md).
+    # (it took a second of the association dashboard's 1.5 s). And random_page_cost at the value
+    # for data held in memory or on SSD, as a school's database always is: at the default (4, for
+    # spinning disks) PostgreSQL hashes every parent's link in the database to find one school's
+    # carers asked to sign, rather than looking theirs up (bench/profiles/dashboards.md).
     options = DATABASES["default"].setdefault("OPTIONS", {})
-    options["options"] = " ".join(filter(None, ["-c jit=off", options.get("options", "")]))
+    options["options"] = " ".join(filter(None, ["-c jit=off -c random_page_cost=1.1", options.get("options", "")]))
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {
         # WAL lets the web process and the worker read while one writes;

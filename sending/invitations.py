@@ -90,7 +90,9 @@ def _responsible_in_audience(school, audience: Audience):
 def _in_audience(carers, school, audience: Audience, version):
     # Only those still outstanding: not signed or declined `version`, or the version before a
     # minor correction (rule 2).
-    carers = with_standing(carers.filter(_responsible_in_audience(school, audience)), SigningTarget.for_version(version))
+    carers = with_standing(
+        carers.filter(_responsible_in_audience(school, audience)), SigningTarget.for_version(version), schools=[school]
+    )
     carers = carers.filter(standing__in=OUTSTANDING)
     if audience.kind == AudienceKind.CARER:
         carers = carers.filter(pk=int(audience.value))

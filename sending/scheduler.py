@@ -180,7 +180,7 @@ def reminders_plan(school: Organisation, now: datetime.datetime) -> int:
     if version is None or not cadence:
         return 0
     target = SigningTarget.for_version(version)
-    outstanding = with_standing(eligible_carers(school), target).filter(standing__in=OUTSTANDING)
+    outstanding = with_standing(eligible_carers(school), target, schools=[school]).filter(standing__in=OUTSTANDING)
     requests = (
         SigningRequest.objects.filter(school=school, sent_at__isnull=False, **target.counts())
         .filter(carer__in=outstanding.values("pk"))

@@ -13,12 +13,13 @@ import pytest
 
 from codes.models import Code
 from declarations import selectors
+from declarations.models import Declaration
 from evidence.dashboard import school_completion
 from evidence.exports import DeclarationFilters, RegisterCsv
 from schools.models import Carer
 from sending.invitations import audience_carers, audience_paper_carers
 from tests.declarations.cycle import next_version
-from tests.factories import AssociationFactory, CodeFactory, published_version
+from tests.factories import AssociationFactory, CodeFactory, UserFactory, published_version
 from tests.sending.test_sending import parent, record_decline, record_signature
 
 
@@ -50,6 +51,30 @@ def signs_before_a_real_change(school, code):
     return carer
 
 
+def signed_on_paper(carer, version):
+    return record_signature(carer, version, method=Declaration.Method.PAPER, recorded_by=UserFactory())
+
+
+def signs_on_paper(school, code):
+    carer = parent(school)
+    signed_on_paper(carer, code.versions.order_by("number").last())
+    return carer
+
+
+def signs_on_paper_then_online_after_a_minor_correction(school, code):
+    carer = parent(school)
+    signed_on_paper(carer, code.versions.order_by("number").last())
+    record_signature(carer, next_version(code, requires_signing=False, revision_note="A typo fixed."))
+    return carer
+
+
+def signs_online_then_on_paper_after_a_minor_correction(school, code):
+    carer = parent(school)
+    record_signature(carer, code.versions.order_by("number").last())
+    signed_on_paper(carer, next_version(code, requires_signing=False, revision_note="A typo fixed."))
+    return carer
+
+
 def declines(school, code):
     carer = parent(school)
     record_decline(carer, code.versions.order_by("number").last())
@@ -60,6 +85,10 @@ def declines(school, code):
 CASES = [
     ("signed online", signs, True, selectors.Standing.ONLINE),
     ("declined, then signed", declines_then_signs, True, selectors.Standing.ONLINE),
+    ("signed on paper", signs_on_paper, True, selectors.Standing.PAPER),
+    # Both declarations count; how the carer signed is told by the latest.
+    ("on paper, then online after a minor correction", signs_on_paper_then_online_after_a_minor_correction, True, selectors.Standing.ONLINE),
+    ("online, then on paper after a minor correction", signs_online_then_on_paper_after_a_minor_correction, True, selectors.Standing.PAPER),
     ("signed, then a minor correction", signs_before_a_minor_correction, True, selectors.Standing.ONLINE),
     ("signed, then a change that needs signing", signs_before_a_real_change, True, selectors.Standing.NOT_SENT),
     ("declined", declines, True, selectors.Standing.DECLINED),

@@ -96,7 +96,7 @@ def many_parents(school, n, *, year="5", reg="5B") -> list[Carer]:
     return carers
 
 
-def record_signature(carer, version) -> Declaration:
+def record_signature(carer, version, *, method=Declaration.Method.ONLINE, recorded_by=None) -> Declaration:
     return Declaration.objects.create(
         school=carer.school,
         carer=carer,
@@ -108,7 +108,8 @@ def record_signature(carer, version) -> Declaration:
         typed_name=carer.full_name,
         agreed=True,
         signed_at=timezone.now(),
-        method=Declaration.Method.ONLINE,
+        method=method,
+        recorded_by=recorded_by,
     )
 
 
