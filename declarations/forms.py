@@ -9,7 +9,7 @@ from django import forms
 from django.utils import timezone
 
 from declarations import services
-from portal.forms import form_helper, submit_button
+from portal.forms import FilterForm, form_helper, submit_button
 
 
 def _version_shown():
@@ -134,3 +134,20 @@ class PaperForm(forms.Form):
         if services.paper_scan_kind(scan) is None:
             raise forms.ValidationError("The file must be a PDF, JPEG or PNG")
         return scan
+
+
+class StatusFilterForm(FilterForm):
+    """The status page's filters: carers of pupils in one year group and/or registration group.
+    The choices are the groups with pupils on roll (schools.selectors.groups_on_roll)."""
+
+    COLUMNS = (("year", "col-auto"), ("reg", "col-auto"))
+    FORM_ATTRS = (("aria_label", "Show the carers of some pupils"),)
+    CSS_CLASS = "d-print-none"
+
+    year = forms.ChoiceField(label="Year group", required=False)
+    reg = forms.ChoiceField(label="Registration group", required=False)
+
+    def __init__(self, *args, year_groups, reg_groups, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["year"].choices = [("", "All year groups"), *year_groups]
+        self.fields["reg"].choices = [("", "All registration groups")] + [(group, group) for group in reg_groups]

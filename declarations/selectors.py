@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime
 import functools
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.db import models
 from django.db.models import (
@@ -310,8 +310,6 @@ class CarerStatus:
 class SchoolStatus:
     version: CodeVersion
     rows: list[CarerStatus]
-    year_groups: list[tuple[str, str]] = field(default_factory=list)
-    reg_groups: list[str] = field(default_factory=list)
 
     @functools.cached_property
     def _counts(self) -> Counter:
@@ -399,16 +397,7 @@ def school_status(
         ),
     )
     now = timezone.now()
-    rows = [_carer_status(carer, now) for carer in carers]
-    present = set(pupils_on_roll(school).values_list("year_group", flat=True).distinct())
-    return SchoolStatus(
-        version=version,
-        rows=rows,
-        year_groups=[(value, label) for value, label in Pupil.YearGroup.choices if value in present],
-        reg_groups=sorted(
-            set(pupils_on_roll(school).exclude(reg_group="").values_list("reg_group", flat=True).distinct())
-        ),
-    )
+    return SchoolStatus(version=version, rows=[_carer_status(carer, now) for carer in carers])
 
 
 def _carer_status(carer: Carer, now: datetime.datetime) -> CarerStatus:

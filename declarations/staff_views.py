@@ -12,10 +12,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_safe
 
 from declarations import selectors, services
-from declarations.forms import PaperForm
+from declarations.forms import PaperForm, StatusFilterForm
 from schools import permissions
 from schools.mfa import mfa_required
 from schools.models import Pupil
+from schools.selectors import groups_on_roll
 
 
 def _school(request, school_slug):
@@ -43,15 +44,23 @@ def status(request, school_slug):
     """Every carer asked to sign the version in force: signed, declined or outstanding, and why."""
     school = _school(request, school_slug)
     version = selectors.version_to_sign(school)
-    year_group = request.GET.get("year", "").strip()[:2]
-    reg_group = request.GET.get("reg", "").strip()[:40]
+    year_groups, reg_groups = groups_on_roll(school)
+    form = StatusFilterForm(request.GET, year_groups=year_groups, reg_groups=reg_groups)
+    year_group, reg_group = form.value("year"), form.value("reg")
     report = (
         selectors.school_status(school, version, year_group=year_group, reg_group=reg_group) if version else None
     )
     return render(
         request,
         "declarations/staff/status.html",
-        {"school": school, "version": version, "report": report, "year_group": year_group, "reg_group": reg_group},
+        {
+            "school": school,
+            "version": version,
+            "report": report,
+            "form": form,
+            "year_group": year_group,
+            "reg_group": reg_group,
+        },
     )
 
 

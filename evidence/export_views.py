@@ -18,13 +18,13 @@ from codes.services import code_for_school, published_versions
 from declarations import selectors
 from declarations.models import Declaration
 from evidence import services, subject_access
-from evidence.exports import REGISTERS, DeclarationFilters
-from evidence.forms import ExportForm
+from evidence.exports import REGISTERS
+from evidence.forms import ExportForm, RegisterFilterForm
 from evidence.models import Export
 from schools import permissions
 from schools.mfa import mfa_required
-from schools.models import Carer, Pupil
-from schools.selectors import pupils_on_roll
+from schools.models import Carer
+from schools.selectors import groups_on_roll
 
 EXPORTS_SHOWN = 10
 
@@ -52,14 +52,8 @@ def _attachment(download: services.Download):
 def _export_form(school, data=None) -> ExportForm:
     code = code_for_school(school)
     versions = list(published_versions(code).values_list("number", flat=True)) if code else []
-    on_roll = pupils_on_roll(school)
-    present = set(on_roll.values_list("year_group", flat=True).distinct())
-    return ExportForm(
-        data,
-        versions=sorted(versions, reverse=True),
-        year_groups=[(value, label) for value, label in Pupil.YearGroup.choices if value in present],
-        reg_groups=sorted(set(on_roll.exclude(reg_group="").values_list("reg_group", flat=True))),
-    )
+    year_groups, reg_groups = groups_on_roll(school)
+    return ExportForm(data, versions=sorted(versions, reverse=True), year_groups=year_groups, reg_groups=reg_groups)
 
 
 @mfa_required
@@ -122,17 +116,9 @@ def register(request, school_slug, file_format):
     school = _school(request, school_slug)
     if file_format not in REGISTERS:
         raise Http404("No such format.")
-    try:
-        version_number = int(request.GET.get("version", "") or 0) or None
-    except ValueError:
-        version_number = None
-    filters = DeclarationFilters(
-        version=version_number,
-        year_group=request.GET.get("year", "").strip()[:2],
-        reg_group=request.GET.get("reg", "").strip()[:40],
-    )
+    form = RegisterFilterForm(request.GET)
     download = services.register_export(
-        user=request.user, school=school, file_format=file_format, filters=filters, request=request
+        user=request.user, school=school, file_format=file_format, filters=form.filters(), request=request
     )
     if download is None:
         raise Http404("No such version.")

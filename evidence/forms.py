@@ -6,7 +6,7 @@ from django import forms
 
 from evidence.exports import DeclarationFilters
 from evidence.pdf import CODE_ALPHABET, CODE_LENGTH, normalise_code
-from portal.forms import form_helper, submit_button
+from portal.forms import FilterForm, form_helper, submit_button
 
 VERIFY_MAX_BYTES = 10 * 1024 * 1024
 
@@ -103,3 +103,16 @@ class ExportForm(forms.Form):
             signed_from=data.get("signed_from"),
             signed_to=data.get("signed_to"),
         )
+
+
+class RegisterFilterForm(FilterForm):
+    """Which register to download (?version=N, ?year=, ?reg=): the version in force and every
+    carer unless asked otherwise. A value that cannot be one is ignored."""
+
+    version = forms.IntegerField(required=False, min_value=1)
+    year = forms.CharField(required=False, max_length=2)
+    reg = forms.CharField(required=False, max_length=40)
+
+    def filters(self) -> DeclarationFilters:
+        version = self.value("version")
+        return DeclarationFilters(version=version or None, year_group=self.value("year"), reg_group=self.value("reg"))

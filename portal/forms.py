@@ -8,7 +8,8 @@ buttons say.
 
 from crispy_forms.bootstrap import StrictButton
 from crispy_forms.helper import FormHelper
-from crispy_forms.layout import Layout
+from crispy_forms.layout import Div, Field, Layout
+from django import forms
 
 
 def form_helper(*layout, action="", method="post", tag=True, css_class="", **attrs) -> FormHelper:
@@ -35,3 +36,37 @@ def form_helper(*layout, action="", method="post", tag=True, css_class="", **att
 def submit_button(text: str, *, css_class: str = "btn-primary", **attrs) -> StrictButton:
     """A <button type="submit"> saying `text`; attrs such as name and value go on the button."""
     return StrictButton(text, css_class=css_class, type="submit", **attrs)
+
+
+class FilterForm(forms.Form):
+    """A GET form of filters: a value that is not one of the choices is ignored, not an error.
+
+    Subclasses say how wide each field's column is (COLUMNS: field name, Bootstrap column class),
+    what the button says (BUTTON), the attributes of the <form> element, such as its
+    accessible name (FORM_ATTRS), and any classes it needs beside the row's (CSS_CLASS).
+    """
+
+    COLUMNS: tuple[tuple[str, str], ...] = ()
+    BUTTON = "Show"
+    FORM_ATTRS: tuple[tuple[str, str], ...] = ()
+    CSS_CLASS = ""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = form_helper(
+            *(Field(name, wrapper_class=width) for name, width in self.COLUMNS),
+            Div(submit_button(self.BUTTON, css_class="btn-secondary"), css_class="col-auto"),
+            method="get",
+            css_class=f"row g-2 align-items-end mb-3 {self.CSS_CLASS}".strip(),
+            **dict(self.FORM_ATTRS),
+        )
+        self.helper.label_class = "fw-normal"
+
+    def add_error(self, field, error):
+        # The field keeps no value (so it falls back to its default) and shows no error.
+        if field is not None:
+            self.cleaned_data.pop(field, None)
+
+    def value(self, name: str, default: str = "") -> str:
+        self.is_valid()
+        return self.cleaned_data.get(name) or default

@@ -3,13 +3,12 @@ erasure request."""
 
 from pathlib import PurePath
 
-from crispy_forms.layout import Div, Field
 from django import forms
 from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
-from portal.forms import form_helper, submit_button
+from portal.forms import FilterForm, form_helper, submit_button
 from schools.models import AuditEvent, Pupil
 
 IMPORT_EXTENSIONS = {".csv", ".xlsx"}
@@ -48,39 +47,6 @@ class ImportUploadForm(forms.Form):
         if upload.size == 0:
             raise forms.ValidationError("The selected file is empty.")
         return upload
-
-
-class FilterForm(forms.Form):
-    """A GET form of filters: a value that is not one of the choices is ignored, not an error.
-
-    Subclasses say how wide each field's column is (COLUMNS: field name, Bootstrap column class),
-    what the button says (BUTTON) and the attributes of the <form> element, such as its
-    accessible name (FORM_ATTRS).
-    """
-
-    COLUMNS: tuple[tuple[str, str], ...] = ()
-    BUTTON = "Show"
-    FORM_ATTRS: tuple[tuple[str, str], ...] = ()
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.helper = form_helper(
-            *(Field(name, wrapper_class=width) for name, width in self.COLUMNS),
-            Div(submit_button(self.BUTTON, css_class="btn-secondary"), css_class="col-auto"),
-            method="get",
-            css_class="row g-2 align-items-end mb-3",
-            **dict(self.FORM_ATTRS),
-        )
-        self.helper.label_class = "fw-normal"
-
-    def add_error(self, field, error):
-        # The field keeps no value (so it falls back to its default) and shows no error.
-        if field is not None:
-            self.cleaned_data.pop(field, None)
-
-    def value(self, name: str, default: str = "") -> str:
-        self.is_valid()
-        return self.cleaned_data.get(name) or default
 
 
 class PupilFilterForm(FilterForm):

@@ -13,6 +13,16 @@ def pupils_on_roll(school):
     return Pupil.objects.filter(school=school, on_roll=True)
 
 
+def groups_on_roll(school) -> tuple[list[tuple[str, str]], list[str]]:
+    """The year groups (value, label, in school order) and registration groups (sorted) that
+    have pupils on roll at the school: what staff may filter carers and registers by."""
+    on_roll = pupils_on_roll(school)
+    present = set(on_roll.values_list("year_group", flat=True).distinct())
+    year_groups = [(value, label) for value, label in Pupil.YearGroup.choices if value in present]
+    reg_groups = sorted(set(on_roll.exclude(reg_group="").values_list("reg_group", flat=True)))
+    return year_groups, reg_groups
+
+
 def eligible_carers(school):
     """Carers the school asks to sign online."""
     return Carer.objects.filter(school=school).asked_to_sign().reachable_by_email()

@@ -145,6 +145,13 @@ def test_status_page_filters_by_year_group_and_registration_group(staff, school,
     assert '<option value="5" selected>Year 5</option>' in year_5
 
 
+def test_a_group_the_school_does_not_have_shows_everyone_rather_than_nobody(staff, school, version, everyone):
+    # A link kept from last year, for a group that is no longer on roll.
+    text = re.sub(r"<[^>]+>", "", page(staff.get(status_url(school, year="13", reg="13Z"))))
+    assert "Peter Paper" in text and "Olivia Online" in text
+    assert "Show everyone" not in text
+
+
 def test_status_page_takes_the_same_number_of_queries_for_5_or_50_carers(staff, school, version):
     def queries():
         with CaptureQueriesContext(connection) as captured:
