@@ -3,6 +3,7 @@ counters (kept in the cache, which outlives a test) start from nothing."""
 
 import pytest
 import time_machine
+from django.core import mail
 from django.core.cache import cache
 
 from schools.models import StaffRole
@@ -16,6 +17,7 @@ from tests.factories import (
     invitations_taken,
     published_version,
 )
+from tests.worker import LOCMEM_MAIL, use_database_tasks
 
 
 @pytest.fixture
@@ -167,6 +169,23 @@ def tasks(settings):
     default_task_backend.clear()
     yield default_task_backend
     default_task_backend.clear()
+
+
+@pytest.fixture
+def locmem_mail(settings):
+    """E-mails are kept in django.core.mail.outbox, from the portal's address, with links to
+    https://codes.example.org."""
+    settings.MAILERS = LOCMEM_MAIL
+    settings.DEFAULT_FROM_EMAIL = "Codes of conduct portal <no-reply@codes.example.org>"
+    settings.PORTAL_BASE_URL = "https://codes.example.org"
+    mail.outbox = []
+
+
+@pytest.fixture
+def database_tasks(settings):
+    """Tasks go to the database queue, as in the portal, and run only when a worker runs
+    (tests.worker.run_worker)."""
+    use_database_tasks(settings)
 
 
 @pytest.fixture

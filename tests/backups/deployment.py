@@ -24,7 +24,13 @@ from django.utils import timezone
 from evidence.pdf import declaration_pdf_issue
 from tests.declarations.evidence import sign_on_paper, sign_online
 from tests.declarations.factories import family
-from tests.factories import CodeFactory, SchoolFactory, StaffRoleFactory, UserFactory, published_version
+from tests.factories import (
+    CodeFactory,
+    SchoolFactory,
+    StaffRoleFactory,
+    UserFactory,
+    published_version,
+)
 
 PASSPHRASE = "a long enough passphrase for tests"
 SECRET_KEY = "the-backed-up-secret-key-" + "x" * 40

@@ -18,7 +18,13 @@ from django.core.management import call_command
 from codes.markup import render_markdown
 from codes.models import Code, CodeVersion
 from codes.seeding import load_seed_codes
-from codes.services import DEFAULT_DECLARATION, code_for_school, code_review_due, version_fingerprint, version_in_force
+from codes.services import (
+    DEFAULT_DECLARATION,
+    code_for_school,
+    code_review_due,
+    version_fingerprint,
+    version_in_force,
+)
 from schools.models import Organisation
 
 ORIGINALS = Path(__file__).parent / "seed_originals"

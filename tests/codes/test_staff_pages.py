@@ -2,7 +2,6 @@
 
 import datetime
 import html
-
 from urllib.parse import quote
 
 import pytest

@@ -200,13 +200,6 @@ def test_the_sealed_pdf_carries_the_name_in_the_statement(client, school_version
 EMAIL_MARKUP = re.compile(r"<(img|b|em|strong|code|script|h[2-6])[\s>]", re.IGNORECASE)  # the e-mails' own: h1, a, p
 
 
-@pytest.fixture
-def locmem_mail(settings):
-    settings.MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
-    settings.PORTAL_BASE_URL = "https://codes.example.org"
-    mail.outbox = []
-
-
 def one_line(text: str) -> str:
     return re.sub(r"\s+", " ", text)
 

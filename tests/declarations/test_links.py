@@ -284,10 +284,10 @@ def test_known_and_unknown_addresses_do_the_same_work_on_the_page(client, carer,
     assert not OutboxMessage.objects.exists()  # nothing is looked up or queued until a worker runs it
 
 
+@pytest.mark.usefixtures("locmem_mail")
 def test_a_known_address_gets_the_link_it_holds_which_keeps_working(
-    client, carer, link, token, tasks, settings, django_capture_on_commit_callbacks
+    client, carer, link, token, tasks, django_capture_on_commit_callbacks
 ):
-    settings.MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
     signing_request, _ = link
     client.get(f"/sign/t/{token}/")  # the carer is part-way through signing in this browser
     other_browser = client.__class__()
@@ -310,8 +310,8 @@ def test_a_known_address_gets_the_link_it_holds_which_keeps_working(
     assert other_browser.get(f"/sign/t/{token}/").status_code == 303
 
 
-def test_a_carer_whose_link_expired_gets_a_new_one(client, carer, link, token, tasks, now, settings, django_capture_on_commit_callbacks):
-    settings.MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
+@pytest.mark.usefixtures("locmem_mail")
+def test_a_carer_whose_link_expired_gets_a_new_one(client, carer, link, token, tasks, now, django_capture_on_commit_callbacks):
     signing_request, _ = link
     now.move_to(signing_request.expires_at + datetime.timedelta(minutes=1))
     with django_capture_on_commit_callbacks(execute=True):

@@ -184,8 +184,9 @@ def test_a_carer_who_signed_the_version_before_a_typo_fix_counts_as_signed(staff
 # Re-issuing a link.
 
 
+@pytest.mark.usefixtures("locmem_mail")
 def test_staff_reissue_a_link_the_old_one_stops_working_and_an_email_is_queued(
-    staff, client, school, version, office, tasks, settings, django_capture_on_commit_callbacks
+    staff, client, school, version, office, tasks, django_capture_on_commit_callbacks
 ):
     carer = family(school)
     signing_request, old_token = sent_link(carer, version, sent_at=NOW)
@@ -202,7 +203,6 @@ def test_staff_reissue_a_link_the_old_one_stops_working_and_an_email_is_queued(
 
     parent = client.__class__()
     assert parent.get(f"/sign/t/{old_token}/").status_code == 404
-    settings.MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
     assert outbox.outbox_message_send(message.pk) == "sent"
     [new_token] = re.findall(r"/sign/t/([A-Za-z0-9_-]+)/", mail.outbox[-1].body)
     assert new_token != old_token and parent.get(f"/sign/t/{new_token}/").status_code == 303

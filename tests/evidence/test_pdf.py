@@ -20,13 +20,20 @@ from evidence.models import DeclarationPdf
 from evidence.pdf import declaration_pdf_issue, normalise_code, render_declaration_pdf, render_pdf
 from sending import outbox
 from sending.models import OutboxMessage
-from tests.declarations.evidence import BROWSER, pdf_text, sign_on_paper, sign_online, squashed, structure
+from tests.declarations.evidence import (
+    BROWSER,
+    pdf_text,
+    sign_on_paper,
+    sign_online,
+    squashed,
+    structure,
+)
 from tests.declarations.factories import PDF, family
 from tests.factories import CodeFactory, SchoolFactory, published_version
+from tests.worker import run_worker
 
 pytestmark = pytest.mark.django_db
 
-LOCMEM = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
 # A 1×1 red PNG: the school's logo.
 LOGO = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="
@@ -336,8 +343,8 @@ def test_only_the_carers_own_session_gets_their_copy(opened, version):
     assert response.status_code == 403 and response["Content-Type"].startswith("text/html")
 
 
-def test_the_confirmation_email_attaches_the_pdf_when_it_is_ready(carer, version, settings):
-    settings.MAILERS = LOCMEM
+@pytest.mark.usefixtures("locmem_mail")
+def test_the_confirmation_email_attaches_the_pdf_when_it_is_ready(carer, version):
     declaration = sign_online(carer, version)
     record = declaration_pdf_issue(declaration_id=declaration.pk)
     message = OutboxMessage.objects.get(kind="confirmation")
@@ -350,8 +357,8 @@ def test_the_confirmation_email_attaches_the_pdf_when_it_is_ready(carer, version
     assert "Your signed declaration is attached as a PDF" in text and record.code_display in text
 
 
-def test_without_the_pdf_yet_the_confirmation_says_where_to_download_it(carer, version, settings):
-    settings.MAILERS = LOCMEM
+@pytest.mark.usefixtures("locmem_mail")
+def test_without_the_pdf_yet_the_confirmation_says_where_to_download_it(carer, version):
     sign_online(carer, version)
     message = OutboxMessage.objects.get(kind="confirmation")
     assert outbox.outbox_message_send(message.pk) == "sent"
@@ -362,13 +369,10 @@ def test_without_the_pdf_yet_the_confirmation_says_where_to_download_it(carer, v
     assert "(it works until 21 January 2027)" in text  # the link's 60 days
 
 
-def test_with_a_worker_the_confirmation_goes_with_the_pdf(carer, version, settings, django_capture_on_commit_callbacks):
+@pytest.mark.usefixtures("database_tasks", "locmem_mail")
+def test_with_a_worker_the_confirmation_goes_with_the_pdf(carer, version, django_capture_on_commit_callbacks):
     """Signing queues the PDF first, at a higher priority: one worker renders it, then sends the
     e-mail with it attached."""
-    from tests.sending.test_sending import run_worker, use_database_tasks
-
-    use_database_tasks(settings)
-    settings.MAILERS = LOCMEM
     with django_capture_on_commit_callbacks(execute=True):
         sign_online(carer, version)
     run_worker()

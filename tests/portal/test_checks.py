@@ -3,8 +3,8 @@ rate limits would be counted separately in each web process."""
 
 import pytest
 
-from evidence.seal import self_signed_pkcs12
 from evidence.checks import signing_certificate_check
+from evidence.seal import self_signed_pkcs12
 from portal.checks import shared_rate_limits_check
 
 LOCMEM = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

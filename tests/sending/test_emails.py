@@ -7,7 +7,6 @@ from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
-import time_machine
 from django.core import mail
 from django.utils import timezone
 from hypothesis import assume, given, settings
@@ -19,9 +18,9 @@ from schools.models import StaffRole
 from sending import emails, invitations, outbox
 from sending.models import OutboxMessage
 from tests.factories import CodeFactory, StaffRoleFactory, UserFactory, published_version
-from tests.sending.test_sending import LOCMEM, NOW, parent, record_signature, use_database_tasks
+from tests.sending.test_sending import parent, record_signature
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("database_tasks", "locmem_mail")]
 
 SEED_LETTERS = Path(__file__).resolve().parents[2] / "codes" / "seed_data"
 WHITEFIELD_LETTER = (SEED_LETTERS / "whitefield-primary-letter.md").read_text()
@@ -31,26 +30,6 @@ NAME_PIECES = [
     *"ab Z1.-+*_`\\[](){}<>!#|&;=~\"'/@", "&amp;", "&#", "&lt;", "&copy;", "http://", "](", "**", "1.", "\n",
     "\u202e", "\U0001f308",
 ]
-
-
-@pytest.fixture(autouse=True)
-def now():
-    """22 November 2026, noon, and still: dates in e-mails and the 10 minutes to "interrupted"."""
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
-
-
-@pytest.fixture(autouse=True)
-def tasks(settings):
-    use_database_tasks(settings)
-
-
-@pytest.fixture(autouse=True)
-def locmem_mail(settings):
-    settings.MAILERS = LOCMEM
-    settings.DEFAULT_FROM_EMAIL = "Codes of conduct portal <no-reply@codes.example.org>"
-    settings.PORTAL_BASE_URL = "https://codes.example.org"
-    mail.outbox = []
 
 
 @pytest.fixture

@@ -33,7 +33,8 @@ from django_tasks_db.models import DBTaskResult
 from sending import invitations
 from sending.models import OutboxMessage
 from sending.scheduler import run_scheduled
-from tests.sending.test_sending import LOCMEM, many_parents, use_database_tasks
+from tests.sending.test_sending import many_parents
+from tests.worker import LOCMEM_MAIL, use_database_tasks
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -54,7 +55,7 @@ def now():
 @pytest.fixture(autouse=True)
 def tasks(settings):
     use_database_tasks(settings)
-    settings.MAILERS = LOCMEM  # this process sends nothing itself; the workers use the SMTP server
+    settings.MAILERS = LOCMEM_MAIL  # this process sends nothing itself; the workers use the SMTP server
     settings.PORTAL_OUTBOX_LEASE = datetime.timedelta(seconds=LEASE_SECONDS)
     # Every link is opened from this one test client: lift the per-address limits on link checks.
     settings.PORTAL_RATE_LIMITS = {**settings.PORTAL_RATE_LIMITS, "link": (10_000, 60), "link_miss": (10_000, 60)}

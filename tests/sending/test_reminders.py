@@ -13,7 +13,14 @@ from schools.models import AuditEvent, Organisation, Pupil
 from schools.services import families_import
 from sending import invitations, scheduler
 from sending.models import OutboxMessage, ScheduledStep, SendBatch
-from tests.declarations.cycle import emails_to, families, next_version, outbox, run_scheduled, send_everything
+from tests.declarations.cycle import (
+    emails_to,
+    families,
+    next_version,
+    outbox,
+    run_scheduled,
+    send_everything,
+)
 from tests.declarations.factories import NOW, add_child
 from tests.factories import SchoolFactory
 from tests.schools.test_imports import export, pair

@@ -13,25 +13,22 @@ from django_tasks_db.models import DBTaskResult
 
 from sending import invitations, scheduler
 from sending.models import OutboxMessage, ScheduledStep, SendBatch
-from tests.declarations.cycle import association_with_schools, families, invited, next_version, run_command
-from tests.sending.test_sending import LOCMEM, addresses_sent, run_worker, use_database_tasks
+from tests.declarations.cycle import (
+    association_with_schools,
+    families,
+    invited,
+    next_version,
+    run_command,
+)
+from tests.sending.test_sending import addresses_sent
+from tests.worker import run_worker
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("database_tasks", "locmem_mail")]
 
 SCHOOLS = 14
 CARERS_PER_SCHOOL = 25
 CRASH_IN_SCHOOL = 6  # the sixth school's invitations are being queued when the worker dies
 
-
-@pytest.fixture(autouse=True)
-def tasks(settings):
-    use_database_tasks(settings)
-
-
-@pytest.fixture(autouse=True)
-def locmem_mail(settings):
-    settings.MAILERS = LOCMEM
-    mail.outbox = []
 
 
 @pytest.fixture

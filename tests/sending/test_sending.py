@@ -4,7 +4,6 @@ sends it, the command, and the staff pages (with who may use them)."""
 import datetime
 import html
 import re
-import signal
 import smtplib
 from collections import Counter
 from contextlib import contextmanager
@@ -17,7 +16,6 @@ from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils import timezone
-from django_tasks_db.management.commands import db_worker
 from django_tasks_db.models import DBTaskResult
 
 from declarations import services
@@ -27,42 +25,16 @@ from sending import claims, invitations, outbox
 from sending import progress as batch_progress
 from sending.models import OutboxMessage, SendBatch
 from sending.scheduler import run_scheduled
-from tests.declarations.factories import issued_link
+from tests.declarations.factories import NOW, issued_link  # noqa: F401 (shared)
 from tests.factories import SchoolFactory, StaffRoleFactory, UserFactory
 from tests.schools.factories import CarerFactory, PupilCarerFactory, PupilFactory
+from tests.worker import LOCMEM_MAIL, run_worker, use_database_tasks  # noqa: F401 (shared)
 
-pytestmark = pytest.mark.django_db
-
-NOW = datetime.datetime(2026, 11, 22, 12, 0, tzinfo=datetime.UTC)
-LOCMEM = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("database_tasks", "locmem_mail")]
 
 
-# Shared with test_emails.py and test_sending_postgres.py.
-
-
-def use_database_tasks(settings):
-    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
-
-
-def run_worker():
-    """Run every queued task with django-tasks-db's own worker, as `make run` does, then return.
-
-    Two things a real worker does that a test process must not: it closes "old" database
-    connections between tasks (inside a test's transaction that is the test's own connection;
-    Django's test client switches the same thing off), and it installs its own SIGINT/SIGTERM
-    handlers (put back afterwards).
-    """
-    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT)}
-    original_close = db_worker.close_old_connections
-    db_worker.close_old_connections = lambda **kwargs: None
-    try:
-        call_command("db_worker", batch=True, reload=False, startup_delay=False, interval=0, verbosity=0)
-    finally:
-        db_worker.close_old_connections = original_close
-        for sig, handler in saved.items():
-            signal.signal(sig, handler)
-
-
+# Shared with other modules: the worker and settings of tests/worker.py.
+LOCMEM = LOCMEM_MAIL
 def parent(school, *, year="5", reg="5B", email="auto", responsible=True, on_roll=True, **carer_fields) -> Carer:
     """A carer of one child at the school."""
     pupil = PupilFactory(
@@ -150,18 +122,6 @@ def now():
     """22 November 2026, noon, and still: dates in e-mails, and the lease moved past by hand."""
     with time_machine.travel(NOW, tick=False) as traveller:
         yield traveller
-
-
-@pytest.fixture(autouse=True)
-def tasks(settings):
-    """Tasks go to the database queue, as in the portal, and run only when a worker runs."""
-    use_database_tasks(settings)
-
-
-@pytest.fixture(autouse=True)
-def locmem_mail(settings):
-    settings.MAILERS = LOCMEM
-    mail.outbox = []
 
 
 @pytest.fixture

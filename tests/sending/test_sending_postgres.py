@@ -7,7 +7,6 @@ import threading
 from collections import Counter
 
 import pytest
-import time_machine
 from django.core import mail
 from django.db import connection, connections
 from django.utils import timezone
@@ -16,38 +15,14 @@ from django_tasks_db.models import DBTaskResult
 from declarations.models import SigningRequest
 from sending import invitations, outbox
 from sending.models import OutboxMessage
-from tests.sending.test_sending import (
-    LOCMEM,
-    NOW,
-    addresses_sent,
-    failing_after,
-    many_parents,
-    run_worker,
-    use_database_tasks,
-)
+from tests.sending.test_sending import addresses_sent, failing_after, many_parents
+from tests.worker import run_worker
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("database_tasks", "locmem_mail")]
 
 CARERS = 500
 CRASH_AFTER = 180
 
-
-@pytest.fixture(autouse=True)
-def now():
-    """22 November 2026, noon, and still: dates in e-mails and the 10 minutes to "interrupted"."""
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
-
-
-@pytest.fixture(autouse=True)
-def tasks(settings):
-    use_database_tasks(settings)
-
-
-@pytest.fixture(autouse=True)
-def locmem_mail(settings):
-    settings.MAILERS = LOCMEM
-    mail.outbox = []
 
 
 @pytest.fixture
