@@ -60,6 +60,7 @@ def dashboard(request):
             "schools": schools,
             "family_schools": set(permissions.family_schools(request.user)),
             "associations": permissions.administered_associations(request.user),
+            "managed": set(managed),
             "roles": request.user.staff_roles.select_related("organisation"),
         },
     )

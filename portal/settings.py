@@ -98,6 +98,7 @@ INSTALLED_APPS = [
     "declarations",
     "evidence",
     "sending",
+    "onboarding",  # staff accounts, organisation settings, association members
     "demo",
     "backups",  # operator tooling: manage.py backup / restore
     "django_tasks_db",
@@ -384,6 +385,9 @@ PORTAL_RATE_LIMITS = {
     "new_link_address": (3, 3600),  # new links sent to one e-mail address
     "verify": (30, 600),  # verification page: codes looked up and PDFs checked
     "verify_miss": (10, 600),  # verification codes not found
+    "invitation_link": (20, 600),  # staff invitation links opened
+    "password_reset_ip": (10, 3600),  # staff password reset requests
+    "password_reset_address": (3, 3600),  # password reset e-mails to one address
 }
 
 # --- Evidence: sealed declaration PDFs (evidence/pdf.py, evidence/seal.py) ----------

@@ -315,6 +315,14 @@ class AuditEvent(models.Model):
         RETENTION_DELETE = "retention_delete", "Deleted a declaration at the end of its retention period"
         RETENTION_RUN = "retention_run", "Deleted or erased data at the end of its retention period"
         REFUSE_ERASURE = "refuse_erasure", "Refused a request to erase a carer's data"
+        STAFF_INVITE = "staff_invite", "Invited a member of staff"
+        STAFF_INVITE_REVOKE = "staff_invite_revoke", "Withdrew a staff invitation"
+        STAFF_JOIN = "staff_join", "A member of staff accepted an invitation"
+        STAFF_ROLE_CHANGE = "staff_role_change", "Changed a member of staff's role"
+        STAFF_REMOVE = "staff_remove", "Removed a member of staff"
+        SETTINGS_CHANGE = "settings_change", "Changed the organisation's settings"
+        MEMBER_ADD = "member_add", "A school joined the association"
+        MEMBER_REMOVE = "member_remove", "A school left the association"
 
     at = models.DateTimeField("when", default=timezone.now, editable=False)
     actor = models.ForeignKey(

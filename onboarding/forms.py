@@ -1,0 +1,82 @@
+"""Forms for staff accounts, organisation settings and members: shape here, rules in the services."""
+
+from django import forms
+from django.contrib.auth import password_validation
+
+from portal.forms import form_helper, submit_button
+from schools.models import StaffRole
+
+
+class InviteForm(forms.Form):
+    email = forms.EmailField(
+        label="E-mail address",
+        error_messages={"required": "Enter the e-mail address to send the invitation to.",
+                        "invalid": "Enter an e-mail address like name@school.sch.uk."},
+        widget=forms.EmailInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+    role = forms.ChoiceField(label="Role", widget=forms.RadioSelect,
+                             error_messages={"required": "Choose the role they will have."})
+    job_title = forms.CharField(label="Job title (optional)", required=False, max_length=120,
+                                help_text="Shown under the headteacher's name in covering letters.")
+
+    def __init__(self, *args, roles, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["role"].choices = [(role, StaffRole.Role(role).label) for role in roles]
+        if len(roles) == 1:
+            self.fields["role"].initial = roles[0]
+        self.helper = form_helper("email", "role", "job_title", submit_button("Send the invitation"))
+
+
+class AcceptForm(forms.Form):
+    """A new account from an invitation: a name and a password (the address is the one invited)."""
+
+    first_name = forms.CharField(label="First name", max_length=150,
+                                 error_messages={"required": "Enter your first name."},
+                                 widget=forms.TextInput(attrs={"autocomplete": "given-name"}))
+    last_name = forms.CharField(label="Last name", max_length=150,
+                                error_messages={"required": "Enter your last name."},
+                                widget=forms.TextInput(attrs={"autocomplete": "family-name"}))
+    password1 = forms.CharField(
+        label="Choose a password",
+        help_text="At least 12 characters; not a common password. A few unrelated words work well.",
+        strip=False,
+        error_messages={"required": "Choose a password."},
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    password2 = forms.CharField(
+        label="Type the password again",
+        strip=False,
+        error_messages={"required": "Type the password again."},
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def __init__(self, *args, email: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.email = email
+        self.helper = form_helper("first_name", "last_name", "password1", "password2",
+                                  submit_button("Create my account"))
+
+    def clean(self):
+        data = super().clean()
+        one, two = data.get("password1"), data.get("password2")
+        if one and two and one != two:
+            self.add_error("password2", "The two passwords are not the same. Type them again.")
+        elif one:
+            from django.contrib.auth import get_user_model
+
+            candidate = get_user_model()(
+                username=self.email, email=self.email,
+                first_name=data.get("first_name", ""), last_name=data.get("last_name", ""),
+            )
+            try:
+                password_validation.validate_password(one, candidate)
+            except forms.ValidationError as error:
+                self.add_error("password1", error)
+        return data
+
+
+class RoleChangeForm(forms.Form):
+    role = forms.ChoiceField(
+        label="Role",
+        choices=[(StaffRole.Role.HEADTEACHER, "Headteacher"), (StaffRole.Role.OFFICE, "Office staff")],
+    )
