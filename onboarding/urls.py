@@ -1,6 +1,6 @@
 from django.urls import path
 
-from onboarding import views
+from onboarding import passwords, views
 
 app_name = "onboarding"
 urlpatterns = [
@@ -12,6 +12,16 @@ urlpatterns = [
         views.invitation_revoke,
         name="invitation_revoke",
     ),
+    path("password/reset/", passwords.PasswordResetView.as_view(), name="password_reset"),
+    path("password/reset/sent/", passwords.PasswordResetDoneView.as_view(), name="password_reset_done"),
+    path(
+        "password/reset/<uidb64>/<token>/",
+        passwords.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path("password/reset/done/", passwords.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
+    path("password/change/", passwords.PasswordChangeView.as_view(), name="password_change"),
+    path("password/change/done/", passwords.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("invitation/accept/", views.invitation_accept, name="invitation_accept"),
     path("invitation/<str:token>/", views.invitation_link, name="invitation_link"),
 ]
