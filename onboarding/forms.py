@@ -80,3 +80,57 @@ class RoleChangeForm(forms.Form):
         label="Role",
         choices=[(StaffRole.Role.HEADTEACHER, "Headteacher"), (StaffRole.Role.OFFICE, "Office staff")],
     )
+
+
+class SettingsForm(forms.ModelForm):
+    """The organisation's settings; the logo is read here and checked, re-drawn, in the service."""
+
+    logo_upload = forms.FileField(
+        label="Logo (optional)",
+        required=False,
+        help_text="A PNG or JPEG file, up to 2 MB. It is shown on your pages, e-mails and declaration PDFs.",
+        widget=forms.ClearableFileInput(attrs={"accept": "image/png,image/jpeg"}),
+    )
+    remove_logo = forms.BooleanField(label="Remove the current logo", required=False)
+
+    class Meta:
+        from schools.models import Organisation
+
+        model = Organisation
+        fields = [
+            "name", "brand_colour", "email", "phone", "address", "reminder_days", "max_reminders",
+            "link_valid_days", "declaration_retention_years", "invite_starters_automatically",
+        ]
+        labels = {
+            "name": "Name, as parents see it",
+            "brand_colour": "Brand colour",
+            "email": "Contact e-mail",
+            "phone": "Telephone",
+            "address": "Postal address",
+        }
+        help_texts = {
+            "brand_colour": "# and six hex digits, e.g. #1d4f91. White text on it must be readable (4.5:1 contrast).",
+            "email": "Parents' replies to the portal's e-mails go here.",
+            "phone": "In covering letters ({contact_number}) and at the foot of e-mails.",
+            "address": "At the foot of e-mails. One line per line of the address.",
+        }
+        widgets = {"address": forms.Textarea(attrs={"rows": 4})}
+
+    def __init__(self, *args, fields: list[str], **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in list(self.fields):
+            if name not in fields and name not in ("logo_upload", "remove_logo"):
+                del self.fields[name]
+        if not self.instance.logo:
+            del self.fields["remove_logo"]
+        self.helper = form_helper(*self.fields, submit_button("Save the settings"))
+
+    def clean_logo_upload(self):
+        upload = self.cleaned_data.get("logo_upload")
+        if not upload:
+            return None
+        from schools.branding import LOGO_MAX_UPLOAD_BYTES
+
+        if upload.size > LOGO_MAX_UPLOAD_BYTES:
+            raise forms.ValidationError("The logo is larger than 2 MB. Use a smaller file.")
+        return upload.read()

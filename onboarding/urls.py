@@ -5,6 +5,7 @@ from onboarding import passwords, views
 app_name = "onboarding"
 urlpatterns = [
     path("organisations/<slug:slug>/people/", views.people, name="people"),
+    path("organisations/<slug:slug>/settings/", views.settings_page, name="settings"),
     path("organisations/<slug:slug>/people/<int:role_id>/role/", views.role_change, name="role_change"),
     path("organisations/<slug:slug>/people/<int:role_id>/remove/", views.role_remove, name="role_remove"),
     path(

@@ -12,8 +12,8 @@ from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from onboarding import invitations
-from onboarding.forms import AcceptForm, InviteForm, RoleChangeForm
+from onboarding import invitations, organisation_settings
+from onboarding.forms import AcceptForm, InviteForm, RoleChangeForm, SettingsForm
 from onboarding.models import StaffInvitation
 from portal import ratelimit
 from portal.pages import signing_page
@@ -174,3 +174,30 @@ def invitation_accept(request):
             return redirect(f"{reverse('account:setup')}?{urlencode({'next': reverse('staff:dashboard')})}")
     context["form"] = form
     return render(request, "onboarding/invitation_accept.html", context)
+
+
+@never_cache
+@mfa_required
+@require_http_methods(["GET", "POST"])
+def settings_page(request, slug):
+    organisation = organisation_for(request.user, slug, permissions.can_change_settings)
+    fields = organisation_settings.settings_fields(organisation)
+    form = SettingsForm(request.POST or None, request.FILES or None, instance=Organisation.objects.get(pk=organisation.pk),
+                        fields=fields)
+    if request.method == "POST" and form.is_valid():
+        try:
+            changed = organisation_settings.organisation_settings_update(
+                user=request.user,
+                organisation=organisation,
+                changes={name: form.cleaned_data[name] for name in fields},
+                logo=form.cleaned_data.get("logo_upload"),
+                remove_logo=form.cleaned_data.get("remove_logo", False),
+                request=request,
+            )
+        except ValidationError as error:
+            for field, messages_ in error.message_dict.items():
+                form.add_error(field if field in form.fields else ("logo_upload" if field == "logo" else None), messages_)
+        else:
+            messages.success(request, "Settings saved." if changed else "Nothing was changed.")
+            return redirect("onboarding:settings", slug=organisation.slug)
+    return render(request, "onboarding/settings.html", {**nav_context(request.user, organisation), "form": form})
