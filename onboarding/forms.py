@@ -134,3 +134,31 @@ class SettingsForm(forms.ModelForm):
         if upload.size > LOGO_MAX_UPLOAD_BYTES:
             raise forms.ValidationError("The logo is larger than 2 MB. Use a smaller file.")
         return upload.read()
+
+
+class MemberAddForm(forms.Form):
+    school = forms.SlugField(
+        label="The school's web address name",
+        help_text="The part after /schools/ in its page's address, e.g. whitefield-primary.",
+        error_messages={"required": "Enter the school's web address name, e.g. whitefield-primary."},
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = form_helper("school", submit_button("Add the school", name="action", value="add"))
+
+
+class MemberCreateForm(forms.Form):
+    name = forms.CharField(label="School name", max_length=200,
+                           error_messages={"required": "Enter the school's name."})
+    headteacher_email = forms.EmailField(
+        label="Its headteacher's e-mail address",
+        help_text="They get an invitation to set up their account.",
+        error_messages={"required": "Enter the headteacher's e-mail address.",
+                        "invalid": "Enter an e-mail address like head@school.sch.uk."},
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = form_helper("name", "headteacher_email",
+                                  submit_button("Create the school and invite its headteacher", name="action", value="create"))

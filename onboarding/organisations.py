@@ -17,7 +17,9 @@ from codes.models import Code
 from onboarding import invitations
 from schools import permissions
 from schools.audit import audit_record
+from portal.tasks import enqueue_with_transaction
 from schools.models import AuditEvent, Organisation, StaffRole
+from sending.scheduler import invite_joined_school
 
 Kind = Organisation.Kind
 Role = StaffRole.Role
@@ -67,6 +69,7 @@ def organisation_create(
             code_services.version_create_first(code=code, user=None, body="")
         else:
             _record_membership(user=user, school=organisation, association=association, joined=True, request=request)
+            enqueue_with_transaction(invite_joined_school, organisation.pk)
         first_role = Role.HEADTEACHER if kind == Kind.SCHOOL else Role.ASSOCIATION_ADMIN
         invitation = invitations.invitation_create(
             user=user, organisation=organisation, email=first_email, role=first_role, job_title=job_title, request=request
@@ -80,3 +83,37 @@ def _record_membership(*, user, school, association, joined: bool, request=None)
     for organisation in (school, association):
         audit_record(actor=user, school=organisation, action=action, target=f"Organisation #{school.pk}",
                      detail=detail, request=request)
+
+
+def member_add(*, user, association: Organisation, school: Organisation, request=None) -> None:
+    """An existing school joins the association (one that belongs to no other): it adopts the
+    association's code, and its carers are invited to sign the version in force, in the
+    background, whenever it joins. Audited in both organisations' logs."""
+    if not permissions.can_manage_members(user, association):
+        raise PermissionDenied("You can only manage your own association's members.")
+    with transaction.atomic():
+        school = Organisation.objects.select_for_update().get(pk=school.pk)
+        if not school.is_school:
+            raise ValidationError(f"{school.name} is not a school.")
+        if school.association_id == association.pk:
+            raise ValidationError(f"{school.name} is already a member.")
+        if school.association_id is not None:
+            raise ValidationError(f"{school.name} belongs to another association. It must leave that one first.")
+        school.association = association
+        school.save(update_fields=["association"])
+        _record_membership(user=user, school=school, association=association, joined=True, request=request)
+        enqueue_with_transaction(invite_joined_school, school.pk)
+
+
+def member_remove(*, user, association: Organisation, school: Organisation, request=None) -> None:
+    """A school leaves the association. Its pupils, carers and declarations stay with it (they
+    were always the school's); it no longer adopts the association's code. Audited in both logs."""
+    if not permissions.can_manage_members(user, association):
+        raise PermissionDenied("You can only manage your own association's members.")
+    with transaction.atomic():
+        school = Organisation.objects.select_for_update().get(pk=school.pk)
+        if school.association_id != association.pk:
+            raise ValidationError(f"{school.name} is not a member of {association.name}.")
+        school.association = None
+        school.save(update_fields=["association"])
+        _record_membership(user=user, school=school, association=association, joined=False, request=request)

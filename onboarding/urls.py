@@ -6,6 +6,8 @@ app_name = "onboarding"
 urlpatterns = [
     path("organisations/<slug:slug>/people/", views.people, name="people"),
     path("organisations/<slug:slug>/settings/", views.settings_page, name="settings"),
+    path("organisations/<slug:slug>/members/", views.members, name="members"),
+    path("organisations/<slug:slug>/members/<int:school_id>/remove/", views.member_remove, name="member_remove"),
     path("organisations/<slug:slug>/people/<int:role_id>/role/", views.role_change, name="role_change"),
     path("organisations/<slug:slug>/people/<int:role_id>/remove/", views.role_remove, name="role_remove"),
     path(

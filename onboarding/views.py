@@ -12,8 +12,15 @@ from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from onboarding import invitations, organisation_settings
-from onboarding.forms import AcceptForm, InviteForm, RoleChangeForm, SettingsForm
+from onboarding import invitations, organisation_settings, organisations
+from onboarding.forms import (
+    AcceptForm,
+    InviteForm,
+    MemberAddForm,
+    MemberCreateForm,
+    RoleChangeForm,
+    SettingsForm,
+)
 from onboarding.models import StaffInvitation
 from portal import ratelimit
 from portal.pages import signing_page
@@ -201,3 +208,56 @@ def settings_page(request, slug):
             messages.success(request, "Settings saved." if changed else "Nothing was changed.")
             return redirect("onboarding:settings", slug=organisation.slug)
     return render(request, "onboarding/settings.html", {**nav_context(request.user, organisation), "form": form})
+
+
+@never_cache
+@mfa_required
+@require_http_methods(["GET", "POST"])
+def members(request, slug):
+    association = organisation_for(request.user, slug, permissions.can_manage_members)
+    action = request.POST.get("action")
+    add_form = MemberAddForm(request.POST if action == "add" else None)
+    create_form = MemberCreateForm(request.POST if action == "create" else None)
+    if action == "add" and add_form.is_valid():
+        school = Organisation.objects.filter(slug=add_form.cleaned_data["school"], kind=Organisation.Kind.SCHOOL).first()
+        try:
+            if school is None:
+                raise ValidationError("There is no school with that web address name.")
+            organisations.member_add(user=request.user, association=association, school=school, request=request)
+        except ValidationError as error:
+            add_form.add_error("school", error)
+        else:
+            messages.success(request, f"{school.name} is now a member. Its parents are asked to sign the code in force.")
+            return redirect("onboarding:members", slug=association.slug)
+    if action == "create" and create_form.is_valid():
+        try:
+            school, invitation = organisations.organisation_create(
+                user=request.user, kind=Organisation.Kind.SCHOOL, name=create_form.cleaned_data["name"],
+                association=association, first_email=create_form.cleaned_data["headteacher_email"], request=request,
+            )
+        except ValidationError as error:
+            create_form.add_error("name", error)
+        else:
+            messages.success(request, f"{school.name} is created, and {invitation.email} invited as its headteacher.")
+            return redirect("onboarding:members", slug=association.slug)
+    return render(
+        request,
+        "onboarding/members.html",
+        {
+            **nav_context(request.user, association),
+            "schools": association.members.order_by("name"),
+            "add_form": add_form,
+            "create_form": create_form,
+            "failed_form": add_form if add_form.errors else create_form,
+        },
+    )
+
+
+@mfa_required
+@require_POST
+def member_remove(request, slug, school_id):
+    association = organisation_for(request.user, slug, permissions.can_manage_members)
+    school = get_object_or_404(Organisation, pk=school_id, association=association)
+    organisations.member_remove(user=request.user, association=association, school=school, request=request)
+    messages.success(request, f"{school.name} is no longer a member. Its declarations stay with the school.")
+    return redirect("onboarding:members", slug=association.slug)
