@@ -100,6 +100,7 @@ class SettingsForm(forms.ModelForm):
         fields = [
             "name", "brand_colour", "email", "phone", "address", "reminder_days", "max_reminders",
             "link_valid_days", "declaration_retention_years", "invite_starters_automatically",
+            "sign_in_provider", "staff_email_domain",
         ]
         labels = {
             "name": "Name, as parents see it",

@@ -16,7 +16,7 @@ from schools.audit import audit_record
 from schools.branding import LogoRefused, brand_colour_problem, logo_reencode
 from schools.models import AuditEvent, Organisation
 
-CONTACT_FIELDS = ["name", "brand_colour", "email", "phone", "address"]
+CONTACT_FIELDS = ["name", "brand_colour", "email", "phone", "address", "sign_in_provider", "staff_email_domain"]
 SCHOOL_FIELDS = [
     *CONTACT_FIELDS,
     "reminder_days",
@@ -52,6 +52,10 @@ def organisation_settings_update(
     unknown = set(changes) - set(settings_fields(organisation))
     if unknown:
         raise TypeError(f"Not a setting here: {', '.join(sorted(unknown))}")
+    if "staff_email_domain" in changes:
+        changes = {**changes, "staff_email_domain": changes["staff_email_domain"].strip().lower().lstrip("@")}
+    if changes.get("sign_in_provider") and not changes.get("staff_email_domain", organisation.staff_email_domain):
+        raise ValidationError({"staff_email_domain": "Enter your staff's e-mail domain, e.g. whitefield.sch.uk, to let them sign in with the provider."})
     if "brand_colour" in changes and (problem := brand_colour_problem(changes["brand_colour"])):
         raise ValidationError({"brand_colour": problem})
     png = None

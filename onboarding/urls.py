@@ -1,6 +1,6 @@
 from django.urls import path
 
-from onboarding import passwords, views
+from onboarding import oidc, passwords, views
 
 app_name = "onboarding"
 urlpatterns = [
@@ -25,6 +25,8 @@ urlpatterns = [
     path("password/reset/done/", passwords.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
     path("password/change/", passwords.PasswordChangeView.as_view(), name="password_change"),
     path("password/change/done/", passwords.PasswordChangeDoneView.as_view(), name="password_change_done"),
+    path("sign-in/callback/", oidc.SignInCallback.as_view(), name="sign_in_callback"),
+    path("sign-in/<slug:provider>/", oidc.SignInStart.as_view(), name="sign_in_with"),
     path("invitation/accept/", views.invitation_accept, name="invitation_accept"),
     path("invitation/<str:token>/", views.invitation_link, name="invitation_link"),
 ]

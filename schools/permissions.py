@@ -146,3 +146,15 @@ def can_change_settings(user, organisation) -> bool:
 def can_manage_members(user, association) -> bool:
     """Add, create and remove an association's member schools: its admins."""
     return association.is_association and _is_association_admin_of(user, association.pk)
+
+
+def may_sign_in_with(user, *, provider: str, email: str) -> bool:
+    """Whether signing in with `provider` as `email` may open this (invited, active) account: the
+    address is the account's own, and it has a role at an organisation that chose this provider
+    with the address's domain as its staff e-mail domain."""
+    if not user.is_active or not email or user.email.lower() != email.lower():
+        return False
+    domain = email.rsplit("@", 1)[-1].lower()
+    return _roles(user).filter(
+        organisation__sign_in_provider=provider, organisation__staff_email_domain=domain
+    ).exists()
