@@ -130,6 +130,11 @@ def invitation_accept(
         if user is None:
             if existing_user_for(invitation.email) is not None:
                 raise ValidationError("You already have an account: sign in, then open the invitation again.")
+            if get_user_model().objects.filter(username__iexact=invitation.email).exists():
+                raise ValidationError(
+                    "There is already an account with this address as its username. Ask whoever invited you "
+                    "to invite that account's e-mail address instead."
+                )
             user = get_user_model().objects.create_user(
                 username=invitation.email.lower(),
                 email=invitation.email,

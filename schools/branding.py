@@ -67,6 +67,14 @@ def logo_reencode(data: bytes) -> bytes:
 
     if len(data) > LOGO_MAX_UPLOAD_BYTES:
         raise LogoRefused(f"The logo is larger than {LOGO_MAX_UPLOAD_BYTES // (1024 * 1024)} MB. Use a smaller file.")
+    # WeasyPrint sets Pillow's LOAD_TRUNCATED_IMAGES for the whole process, so Pillow alone would
+    # draw a cut-off file as a half-grey logo: a complete file ends with its format's end marker.
+    if not (data.startswith(b"\x89PNG") and data.endswith(b"IEND\xaeB`\x82")) and not (
+        data.startswith(b"\xff\xd8") and data.rstrip(b"\0").endswith(b"\xff\xd9")
+    ):
+        if data.startswith((b"\x89PNG", b"\xff\xd8")):
+            raise LogoRefused("The logo file is damaged or incomplete. Save it again as a PNG or JPEG.")
+        raise LogoRefused("The logo must be a PNG or JPEG image.")
     try:
         with Image.open(io.BytesIO(data), formats=["PNG", "JPEG"]) as image:
             if image.width * image.height > LOGO_MAX_PIXELS:
@@ -76,7 +84,7 @@ def logo_reencode(data: bytes) -> bytes:
     except UnidentifiedImageError:
         raise LogoRefused("The logo must be a PNG or JPEG image.") from None
     except (OSError, SyntaxError, Image.DecompressionBombError):
-        raise LogoRefused("The logo file is damaged or not a PNG or JPEG image.") from None
+        raise LogoRefused("The logo file is damaged or incomplete. Save it again as a PNG or JPEG.") from None
     image.thumbnail((LOGO_MAX_SIDE, LOGO_MAX_SIDE))
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=True)

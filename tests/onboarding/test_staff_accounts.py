@@ -211,3 +211,12 @@ def test_the_invitation_e_mail_is_sent_once_however_often_its_task_runs(school, 
     send_staff_invitation.call(invitation.pk)
 
     assert len(mail.outbox) == 1
+
+
+def test_an_address_taken_as_another_accounts_username_gets_a_clear_message(school, head):
+    UserFactory(username="olive@school.example.org", email="olive.personal@example.org")
+    invitation = invitations.invitation_create(user=head, organisation=school, email="olive@school.example.org", role=Role.OFFICE)
+
+    with pytest.raises(ValidationError, match="already an account with this address as its username"):
+        invitations.invitation_accept(invitation_id=invitation.pk, first_name="O", last_name="O", password=PASSWORD)
+    assert not StaffRole.objects.filter(role=Role.OFFICE).exists()
