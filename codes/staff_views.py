@@ -25,6 +25,12 @@ class LoginView(auth_views.LoginView):
     template_name = "staff/login.html"
     redirect_authenticated_user = True
 
+    def get_context_data(self, **kwargs):
+        from django.conf import settings
+
+        providers = [(name, config) for name, config in settings.PORTAL_OIDC_PROVIDERS.items() if config.get("client_id")]
+        return {**super().get_context_data(**kwargs), "sign_in_providers": providers}
+
     def get_success_url(self):
         """After the password, the second factor: set up an authenticator app, or use it."""
         from schools import mfa
@@ -60,6 +66,7 @@ def dashboard(request):
             "schools": schools,
             "family_schools": set(permissions.family_schools(request.user)),
             "associations": permissions.administered_associations(request.user),
+            "managed": set(managed),
             "roles": request.user.staff_roles.select_related("organisation"),
         },
     )

@@ -9,6 +9,7 @@ urlpatterns = [
     path("privacy/", views.privacy, name="privacy"),
     path("schools/<slug:slug>/", views.organisation_page, name="organisation"),
     path("schools/<slug:slug>/brand.css", views.brand_css, name="brand_css"),
+    path("schools/<slug:slug>/logo", views.logo, name="logo"),
     path("schools/<slug:slug>/versions/", views.version_list, name="versions"),
     path("schools/<slug:slug>/versions/<int:number>/", views.version_detail, name="version"),
 ]

@@ -96,6 +96,22 @@ def brand_css(request, slug):
 
 
 @require_safe
+@cache_control(max_age=300)
+def logo(request, slug):
+    """The organisation's logo (a PNG the settings page drew again with Pillow), for its pages and e-mails."""
+    organisation = get_object_or_404(Organisation, slug=slug)
+    if not organisation.logo:
+        raise Http404("No logo.")
+    try:
+        with organisation.logo.open("rb") as file:
+            data = file.read()
+    except (OSError, ValueError):
+        raise Http404("No logo.") from None
+    content_type = "image/jpeg" if data.startswith(b"\xff\xd8\xff") else "image/png"
+    return HttpResponse(data, content_type=content_type)
+
+
+@require_safe
 def accessibility(request):
     return render(request, "accessibility.html")
 

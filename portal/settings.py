@@ -98,6 +98,7 @@ INSTALLED_APPS = [
     "declarations",
     "evidence",
     "sending",
+    "onboarding",  # staff accounts, organisation settings, association members
     "demo",
     "backups",  # operator tooling: manage.py backup / restore
     "django_tasks_db",
@@ -185,8 +186,42 @@ LOGOUT_REDIRECT_URL = "public:home"
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
+    "onboarding.oidc.StaffOIDCBackend",  # Microsoft 365 or Google Workspace (onboarding/oidc.py)
 ]
 OTP_TOTP_ISSUER = "Codes of conduct portal"
+# Staff sign-in with Microsoft 365 (Entra ID) or Google Workspace (OpenID Connect, onboarding/oidc.py).
+# A provider is offered once its client id is set. Register the portal with the provider with the
+# redirect URI PORTAL_BASE_URL + /staff/sign-in/callback/. Microsoft needs the tenant's id: only
+# accounts of that tenant are accepted (its issuer is checked on every ID token).
+_MICROSOFT_TENANT = env("PORTAL_OIDC_MICROSOFT_TENANT", "")
+_MICROSOFT = f"https://login.microsoftonline.com/{_MICROSOFT_TENANT}"
+PORTAL_OIDC_PROVIDERS = {
+    "microsoft": {
+        "label": "Microsoft 365",
+        "client_id": env("PORTAL_OIDC_MICROSOFT_CLIENT_ID", "") if _MICROSOFT_TENANT else "",
+        "client_secret": env("PORTAL_OIDC_MICROSOFT_CLIENT_SECRET", ""),
+        "issuer": f"{_MICROSOFT}/v2.0",
+        "authorization_endpoint": f"{_MICROSOFT}/oauth2/v2.0/authorize",
+        "token_endpoint": f"{_MICROSOFT}/oauth2/v2.0/token",
+        "userinfo_endpoint": "https://graph.microsoft.com/oidc/userinfo",
+        "jwks_endpoint": f"{_MICROSOFT}/discovery/v2.0/keys",
+    },
+    "google": {
+        "label": "Google Workspace",
+        "client_id": env("PORTAL_OIDC_GOOGLE_CLIENT_ID", ""),
+        "client_secret": env("PORTAL_OIDC_GOOGLE_CLIENT_SECRET", ""),
+        "issuer": "https://accounts.google.com",
+        "authorization_endpoint": "https://accounts.google.com/o/oauth2/v2/auth",
+        "token_endpoint": "https://oauth2.googleapis.com/token",
+        "userinfo_endpoint": "https://openidconnect.googleapis.com/v1/userinfo",
+        "jwks_endpoint": "https://www.googleapis.com/oauth2/v3/certs",
+    },
+}
+OIDC_AUTHENTICATION_CALLBACK_URL = "onboarding:sign_in_callback"
+OIDC_RP_SCOPES = "openid email profile"
+OIDC_USE_PKCE = True
+OIDC_CREATE_USER = False
+OIDC_TIMEOUT = 15
 # Five wrong passwords for one username from one address lock that pair out for 15 minutes.
 AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = timedelta(minutes=15)
@@ -387,6 +422,9 @@ PORTAL_RATE_LIMITS = {
     "new_link_address": (3, 3600),  # new links sent to one e-mail address
     "verify": (30, 600),  # verification page: codes looked up and PDFs checked
     "verify_miss": (10, 600),  # verification codes not found
+    "invitation_link": (20, 600),  # staff invitation links opened
+    "password_reset_ip": (10, 3600),  # staff password reset requests
+    "password_reset_address": (3, 3600),  # password reset e-mails to one address
 }
 
 # --- Evidence: sealed declaration PDFs (evidence/pdf.py, evidence/seal.py) ----------

@@ -13,6 +13,7 @@ urlpatterns = [
     path("staff/sending/", include("sending.urls")),
     path("staff/exports/", include("evidence.export_urls")),
     path("staff/completion/", include("evidence.dashboard_urls")),
+    path("staff/", include("onboarding.urls")),
     path("staff/", include("codes.staff_urls")),
     path("admin/", admin.site.urls),
     path("sign/new-link/", include("sending.parent_urls")),

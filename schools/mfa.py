@@ -24,6 +24,8 @@ from django_otp import login as otp_login
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from schools.models import ProviderSignIn
+
 AUTHENTICATOR_NAME = "Authenticator app"
 RECOVERY_CODES_NAME = "Recovery codes"
 RECOVERY_CODE_COUNT = 10
@@ -57,8 +59,10 @@ def second_factor_redirect(request, next_url: str | None) -> str | None:
     No authenticator app yet: set one up. One, but this session has not used it: verify.
     """
     user = request.user
-    if is_verified(request) and isinstance(getattr(user, "otp_device", None), TOTPDevice):
-        return None  # verified with the app itself, so it exists: no query needed
+    if is_verified(request) and isinstance(getattr(user, "otp_device", None), (TOTPDevice, ProviderSignIn)):
+        # Verified with the app itself (so it exists: no query needed), or by a Microsoft or
+        # Google sign-in that reported multi-factor authentication, which stands in for the app.
+        return None
     if not has_authenticator(user):
         return _with_next("account:setup", next_url)
     if not is_verified(request):
@@ -131,6 +135,15 @@ def verify_with_recovery_code(*, request, code: str) -> None:
     if device is None:
         raise ValidationError("That recovery code is not right. Check it and try again.")
     _verify_session(request, _check_code(device, normalise_recovery_code(code), what="recovery code"))
+
+
+def verify_with_provider(*, request, provider: str) -> None:
+    """Count a Microsoft or Google sign-in as this session's second factor. Only for a sign-in
+    whose ID token's `amr` claim says multi-factor authentication was used (onboarding/oidc.py)."""
+    device, _ = ProviderSignIn.objects.get_or_create(
+        user=request.user, provider=provider, defaults={"name": f"Sign-in with {provider}", "confirmed": True}
+    )
+    _verify_session(request, device)
 
 
 def recovery_codes_replace(*, user) -> list[str]:

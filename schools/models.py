@@ -5,6 +5,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django_otp.models import Device
 
 hex_colour = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Enter a colour as # and six hex digits, e.g. #1d4f91.")
 
@@ -96,6 +97,21 @@ class Organisation(models.Model):
         default=True,
         help_text="After an import, invite the carers of pupils who joined since the school sent its invitations.",
     )
+    # Staff sign-in with the organisation's own accounts (onboarding/oidc.py).
+    sign_in_provider = models.CharField(
+        "staff sign in with",
+        max_length=20,
+        blank=True,
+        choices=[("", "The portal's own password only"), ("microsoft", "Microsoft 365"), ("google", "Google Workspace")],
+        help_text="Staff may also sign in with their school account from this provider.",
+    )
+    staff_email_domain = models.CharField(
+        "staff e-mail domain",
+        max_length=120,
+        blank=True,
+        validators=[RegexValidator(r"^[a-z0-9-]+(\.[a-z0-9-]+)+$", "Enter a domain like whitefield.sch.uk.")],
+        help_text="Only accounts with an address at this domain, e.g. whitefield.sch.uk, may sign in with the provider.",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -125,6 +141,17 @@ class Organisation(models.Model):
     @property
     def is_association(self):
         return self.kind == self.Kind.ASSOCIATION
+
+
+class ProviderSignIn(Device):
+    """A sign-in with Microsoft or Google whose provider reported multi-factor authentication
+    (its `amr` claim): the portal counts it as the session's second factor (schools/mfa.py).
+    It has no secret and verifies no typed code; it exists so django-otp can mark the session."""
+
+    provider = models.CharField(max_length=20)
+
+    def verify_token(self, token):
+        return False
 
 
 class StaffRole(models.Model):
@@ -315,6 +342,14 @@ class AuditEvent(models.Model):
         RETENTION_DELETE = "retention_delete", "Deleted a declaration at the end of its retention period"
         RETENTION_RUN = "retention_run", "Deleted or erased data at the end of its retention period"
         REFUSE_ERASURE = "refuse_erasure", "Refused a request to erase a carer's data"
+        STAFF_INVITE = "staff_invite", "Invited a member of staff"
+        STAFF_INVITE_REVOKE = "staff_invite_revoke", "Withdrew a staff invitation"
+        STAFF_JOIN = "staff_join", "A member of staff accepted an invitation"
+        STAFF_ROLE_CHANGE = "staff_role_change", "Changed a member of staff's role"
+        STAFF_REMOVE = "staff_remove", "Removed a member of staff"
+        SETTINGS_CHANGE = "settings_change", "Changed the organisation's settings"
+        MEMBER_ADD = "member_add", "A school joined the association"
+        MEMBER_REMOVE = "member_remove", "A school left the association"
 
     at = models.DateTimeField("when", default=timezone.now, editable=False)
     actor = models.ForeignKey(

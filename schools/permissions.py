@@ -103,3 +103,58 @@ def can_read_audit_log(user, school) -> bool:
 def can_erase_carer(user, carer) -> bool:
     """Erasing a carer's personal data cannot be undone: the headteacher of the carer's school."""
     return _is_headteacher_of(user, carer.school_id)
+
+
+# Staff accounts, organisation settings and association members (onboarding/).
+
+
+def _is_association_admin_of(user, association_id) -> bool:
+    return _roles(user).filter(organisation_id=association_id, role=Role.ASSOCIATION_ADMIN).exists()
+
+
+def invitable_roles(user, organisation) -> list[str]:
+    """The roles this user may invite someone to at `organisation`: a school's headteachers invite
+    headteachers and office staff; an association's admins invite other admins, and headteachers
+    of its member schools."""
+    if not user.is_authenticated:
+        return []
+    if organisation.is_school:
+        if _is_headteacher_of(user, organisation.pk):
+            return [Role.HEADTEACHER, Role.OFFICE]
+        if organisation.association_id and _is_association_admin_of(user, organisation.association_id):
+            return [Role.HEADTEACHER]
+        return []
+    return [Role.ASSOCIATION_ADMIN] if _is_association_admin_of(user, organisation.pk) else []
+
+
+def can_manage_staff(user, organisation) -> bool:
+    """Change people's roles and remove them: a school's headteachers, an association's admins."""
+    return managed_organisations(user).filter(pk=organisation.pk).exists()
+
+
+def can_see_staff(user, organisation) -> bool:
+    """The organisation's staff page: those who manage its staff or may invite anyone to it."""
+    return can_manage_staff(user, organisation) or bool(invitable_roles(user, organisation))
+
+
+def can_change_settings(user, organisation) -> bool:
+    """A school's settings (name, branding, contact details, timings): its headteachers; an
+    association's: its admins."""
+    return managed_organisations(user).filter(pk=organisation.pk).exists()
+
+
+def can_manage_members(user, association) -> bool:
+    """Add, create and remove an association's member schools: its admins."""
+    return association.is_association and _is_association_admin_of(user, association.pk)
+
+
+def may_sign_in_with(user, *, provider: str, email: str) -> bool:
+    """Whether signing in with `provider` as `email` may open this (invited, active) account: the
+    address is the account's own, and it has a role at an organisation that chose this provider
+    with the address's domain as its staff e-mail domain."""
+    if not user.is_active or not email or user.email.lower() != email.lower():
+        return False
+    domain = email.rsplit("@", 1)[-1].lower()
+    return _roles(user).filter(
+        organisation__sign_in_provider=provider, organisation__staff_email_domain=domain
+    ).exists()

@@ -131,6 +131,19 @@ def school_page_link(school) -> str:
     return settings.PORTAL_BASE_URL + path
 
 
+def email_branding(school) -> dict:
+    """The school's colour (only as a colour: it goes into a style attribute), its logo's address
+    and its postal address, for the HTML e-mail's header and footer."""
+    colour = school.brand_colour if re.fullmatch(r"#[0-9a-fA-F]{6}", school.brand_colour or "") else "#1d4f91"
+    logo_url = ""
+    if school.logo:
+        try:
+            logo_url = settings.PORTAL_BASE_URL + reverse("public:logo", args=[school.slug])
+        except NoReverseMatch:  # pragma: no cover - the public pages are always mounted
+            pass
+    return {"brand_colour": colour, "logo_url": logo_url, "school_address": school.address.strip()}
+
+
 def letter_sender(school) -> tuple[str, str]:
     """Who signs the letter: the school's headteacher (name, job title), or "The Headteacher"."""
     role = (
@@ -283,6 +296,7 @@ def email_for(
         "contact_number": school.phone.strip(),
         "reply_to_school": bool(school.email),
         "school_page": school_page_link(school),
+        **email_branding(school),
     }
     if kind == Kind.CONFIRMATION:
         if declaration is None:

@@ -54,6 +54,7 @@ from declarations.selectors import (
     SigningTarget,
     Standing,
     signing_baseline,
+    version_required,
     version_to_sign,
     with_standing,
 )
@@ -151,6 +152,21 @@ def invite_step_take(step_id: int, now: datetime.datetime) -> dict:
             counts["carers invited"] = to_send
         ScheduledStep.objects.filter(pk=step.pk).update(done_at=now, outcome=outcome, batch=batch)
     return counts
+
+
+def joined_school_invite(*, school_id: int, now: datetime.datetime | None = None) -> dict:
+    """A school that joined an association whose code is in force already: an "invite" step for
+    the version its carers must sign, due now, and taken at once, however long ago that version's
+    own step ran for the other members. Safe to repeat: a school's step for a version is written once."""
+    now = now or timezone.now()
+    school = Organisation.objects.get(pk=school_id)
+    required = version_required(school, timezone.localdate(now))
+    if required is None:
+        return {"nothing in force": 1}
+    ScheduledStep.objects.bulk_create(
+        [ScheduledStep(school=school, version=required, kind=Kind.INVITE, due_at=now)], ignore_conflicts=True
+    )
+    return invitations_run_due(now, version=required)
 
 
 # Reminders.
@@ -433,6 +449,12 @@ def invite_to_new_version(version_id: int) -> dict:
     write any missing (a school that joined since), and take the steps already due (those in
     force today). Retry-safe; if it never runs, the scheduler takes them."""
     return version_invitations_schedule(version_id=version_id)
+
+
+@task()
+def invite_joined_school(school_id: int) -> dict:
+    """A school joined an association: its carers are asked to sign the code in force."""
+    return joined_school_invite(school_id=school_id)
 
 
 @task()
