@@ -315,6 +315,7 @@ class AuditEvent(models.Model):
         RETENTION_DELETE = "retention_delete", "Deleted a declaration at the end of its retention period"
         RETENTION_RUN = "retention_run", "Deleted or erased data at the end of its retention period"
         REFUSE_ERASURE = "refuse_erasure", "Refused a request to erase a carer's data"
+        API_REQUEST = "api_request", "Used an API key"
 
     at = models.DateTimeField("when", default=timezone.now, editable=False)
     actor = models.ForeignKey(
