@@ -159,7 +159,7 @@ def delivery_attempt(delivery_id: int) -> str:
             WebhookDelivery.objects.filter(pk=delivery.pk).update(status=Status.FAILED, claimed_until=None)
             result = Status.FAILED
         else:
-            retry_at = finished + backoff(delivery.attempts + 1)
+            retry_at = finished + backoff(delivery.attempts)  # attempts counts this one (the claim)
             WebhookDelivery.objects.filter(pk=delivery.pk).update(status=Status.PENDING, claimed_until=None, next_attempt_at=retry_at)
             transaction.on_commit(lambda: deliver_webhook.using(run_after=retry_at).enqueue(delivery.pk))
             result = Status.PENDING
