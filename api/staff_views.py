@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_http_methods, require_POST
 
+from api.embed import snippet, website_origin
 from api.forms import ApiKeyForm
 from api.keys import api_key_create, api_key_revoke, keys_of
 from schools import permissions
@@ -36,7 +37,11 @@ def keys(request, slug):
             form = ApiKeyForm()
     response = render(
         request, "api/keys.html",
-        {"organisation": organisation, "form": form, "made": made, "keys": keys_of(organisation)},
+        {
+            "organisation": organisation, "form": form, "made": made, "keys": keys_of(organisation),
+            "snippet": snippet(request, organisation) if organisation.is_school else "",
+            "website_origin": website_origin(organisation),
+        },
     )
     add_never_cache_headers(response)  # the page may hold a new key: no cache keeps it
     return response

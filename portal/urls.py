@@ -18,6 +18,7 @@ urlpatterns = [
     path("staff/webhooks/", include("webhooks.staff_urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("api.urls")),
+    path("embed/", include("api.embed_urls")),
     path("sign/new-link/", include("sending.parent_urls")),
     path("sign/", include("declarations.urls")),
     path("sign/", include("evidence.receipt_urls")),
