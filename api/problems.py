@@ -9,9 +9,9 @@ A field's errors go in `errors` ({"field": ["message", …]}). Every operation's
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -64,6 +64,10 @@ def problem_exception_handler(exc, context):
         return problem_response(
             status_code=400, detail=" ".join(m for ms in messages.values() for m in ms), request=request, errors=messages
         )
+    if isinstance(exc, RequestDataTooBig):
+        return problem_response(status_code=413, detail="What was sent is larger than the API takes.", request=request)
+    if isinstance(exc, SuspiciousOperation):
+        return problem_response(status_code=400, detail="The request could not be read.", request=request)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound("Not found, or not one this API key may see.")
     elif isinstance(exc, PermissionDenied):
@@ -79,6 +83,13 @@ def problem_exception_handler(exc, context):
     else:
         errors, text = None, str(detail)
     return problem_response(status_code=response.status_code, detail=text, request=request, errors=errors, headers=headers)
+
+
+def not_found(request, *args, **kwargs):
+    """Any other address under /api/v1/: a problem document, not the portal's HTML page."""
+    body = {"type": "/api/v1/problems/not-found", "title": "Not found", "status": 404,
+            "detail": "There is no such operation or record here.", "instance": request.path}
+    return JsonResponse(body, status=404, content_type=PROBLEM_TYPE)
 
 
 PROBLEM_SCHEMA = {

@@ -9,12 +9,16 @@ from schools.models import Organisation, Pupil
 
 
 class OrganisationSerializer(serializers.ModelSerializer):
-    association = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    association = serializers.SerializerMethodField(help_text="Slug of the school's association, if any.")
+    website = serializers.CharField(read_only=True, help_text="The school's website, or empty.")
     code_url = serializers.SerializerMethodField()
 
     class Meta:
         model = Organisation
         fields = ["slug", "name", "kind", "association", "website", "code_url"]
+
+    def get_association(self, organisation) -> str | None:
+        return organisation.association.slug if organisation.association_id else None
 
     def get_code_url(self, organisation) -> str:
         return self.context["request"].build_absolute_uri(f"/schools/{organisation.slug}/")

@@ -1,7 +1,8 @@
-from django.urls import path
+from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from api import actions, views
+from api.problems import not_found
 
 app_name = "api"
 
@@ -24,4 +25,5 @@ urlpatterns = [
     path("schools/<slug:slug>/exports/", actions.Exports.as_view(), name="exports"),
     path("schools/<slug:slug>/exports/<int:pk>/", actions.ExportDetail.as_view(), name="export"),
     path("schools/<slug:slug>/exports/<int:pk>/download/", actions.ExportDownload.as_view(), name="export-download"),
+    re_path(r"", not_found),  # last: an address matching nothing above
 ]
