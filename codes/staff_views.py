@@ -61,6 +61,8 @@ def dashboard(request):
             "family_schools": set(permissions.family_schools(request.user)),
             "associations": permissions.administered_associations(request.user),
             "roles": request.user.staff_roles.select_related("organisation"),
+            # API keys and webhooks (api/, webhooks/): those who manage a code manage these too.
+            "integrations": managed,
         },
     )
 

@@ -171,3 +171,11 @@ def test_the_schema_and_its_documentation_page_are_served_from_the_portal(client
     assert "http" not in docs.split("<body>")[1].split("</body>")[0].replace("http-equiv", "")
     script = client.get("/api/v1/docs/?script=")
     assert script.status_code == 200 and "SwaggerUIBundle" in script.content.decode()
+
+
+def test_the_staff_dashboard_links_to_api_keys_and_webhooks(client, verified_client, headteacher, office, school):
+    verified_client(client, headteacher)
+    page = client.get("/staff/").content.decode()
+    assert f"/staff/api-keys/{school.slug}/" in page and f"/staff/webhooks/{school.slug}/" in page
+    verified_client(client, office)
+    assert "/staff/api-keys/" not in client.get("/staff/").content.decode()
