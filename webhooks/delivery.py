@@ -25,11 +25,14 @@ from __future__ import annotations
 
 import base64
 import datetime
+import ipaddress
 import json
 import logging
 import secrets
+import socket
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 
@@ -98,8 +101,21 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 _opener = urllib.request.build_opener(_NoRedirects)
 
 
+def reaches_only_public_addresses(url: str) -> bool:
+    """Whether every address the URL's host resolves to is a public one: in production an
+    endpoint may not point into the portal's own network (the database, a metadata service)."""
+    host = urllib.parse.urlsplit(url).hostname or ""
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except (OSError, UnicodeError):
+        return False
+    return bool(addresses) and all(ipaddress.ip_address(a.split("%")[0]).is_global for a in addresses)
+
+
 def _post(url: str, body: bytes, headers: dict) -> tuple[int | None, str, str]:
     """(status code, the start of the body, error) of one POST."""
+    if not settings.PORTAL_WEBHOOKS_ALLOW_HTTP and not reaches_only_public_addresses(url):
+        return None, "", "The address does not resolve to a public internet address."
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     try:
         with _opener.open(request, timeout=TIMEOUT_SECONDS) as response:

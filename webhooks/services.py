@@ -15,7 +15,7 @@ from portal.tasks import enqueue_with_transaction
 from schools import permissions
 from schools.audit import audit_record
 from schools.models import AuditEvent, Organisation
-from webhooks.delivery import deliver_webhook, new_secret
+from webhooks.delivery import deliver_webhook, new_secret, reaches_only_public_addresses
 from webhooks.models import FAMILY_EVENTS, Event, WebhookDelivery, WebhookEndpoint
 
 ROTATION_OVERLAP = datetime.timedelta(hours=24)  # the old secret still signs for this long
@@ -35,6 +35,8 @@ def _clean(organisation: Organisation, url: str, events: list[str]) -> list[str]
     scheme = urlsplit(url).scheme
     if scheme != "https" and not (scheme == "http" and settings.PORTAL_WEBHOOKS_ALLOW_HTTP):
         raise ValidationError({"url": ["The address must start with https://."]})
+    if not settings.PORTAL_WEBHOOKS_ALLOW_HTTP and not reaches_only_public_addresses(url):
+        raise ValidationError({"url": ["The address must be a public website, found on the internet."]})
     offered = {value for value, _ in events_offered(organisation)}
     events = sorted(set(events))
     if not events or not set(events) <= offered:

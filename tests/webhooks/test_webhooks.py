@@ -227,8 +227,12 @@ def test_office_staff_and_other_schools_cannot_see_webhooks(client, verified_cli
     assert client.get(f"/staff/webhooks/{school.slug}/{endpoint.pk}/").status_code == 404
 
 
-def test_an_endpoint_must_be_https_in_production(settings, headteacher, school):
+def test_in_production_an_endpoint_must_be_https_and_public(settings, headteacher, school, monkeypatch):
     settings.PORTAL_WEBHOOKS_ALLOW_HTTP = False
     with pytest.raises(Exception, match="https"):
         register(headteacher, school, "http://example.org/hook")
+    for inside in ("https://127.0.0.1/hook", "https://10.0.0.5/hook", "https://[::1]/hook", "https://169.254.169.254/latest"):
+        with pytest.raises(Exception, match="public website"):
+            register(headteacher, school, inside)
+    monkeypatch.setattr("socket.getaddrinfo", lambda host, port: [(2, 1, 6, "", ("93.184.215.14", 0))])
     assert register(headteacher, school, "https://example.org/hook").secret.startswith("whsec_")
