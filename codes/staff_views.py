@@ -68,6 +68,8 @@ def dashboard(request):
             "associations": permissions.administered_associations(request.user),
             "managed": set(managed),
             "roles": request.user.staff_roles.select_related("organisation"),
+            # API keys and webhooks (api/, webhooks/): those who manage a code manage these too.
+            "integrations": managed,
         },
     )
 

@@ -348,6 +348,23 @@ class SchoolStatus:
         return [(label, self._counts[key]) for key, label in Standing.choices if key in OUTSTANDING and self._counts[key]]
 
 
+def carers_standing(school: Organisation, target: SigningTarget, *, year_group: str = "", reg_group: str = ""):
+    """Every carer the school asks to sign, with their `standing` (with_standing), optionally only
+    carers with parental responsibility for a pupil on roll in one year group and/or
+    registration group."""
+    carers = with_standing(carers_asked_to_sign(school), target, schools=[school])
+    if year_group or reg_group:
+        pupils = pupils_on_roll(school)
+        if year_group:
+            pupils = pupils.filter(year_group=year_group)
+        if reg_group:
+            pupils = pupils.filter(reg_group=reg_group)
+        carers = carers.filter(
+            Exists(PupilCarer.objects.filter(carer=OuterRef("pk"), parental_responsibility=True, pupil__in=pupils))
+        )
+    return carers
+
+
 def school_status(
     school: Organisation, version: CodeVersion, *, year_group: str = "", reg_group: str = ""
 ) -> SchoolStatus:
@@ -356,20 +373,7 @@ def school_status(
     number of carers."""
     baseline = signing_baseline(version.code, version)
     later_versions = up_to_date_lookups(version.code_id, baseline.number)
-    pupils = pupils_on_roll(school)
-    if year_group:
-        pupils = pupils.filter(year_group=year_group)
-    if reg_group:
-        pupils = pupils.filter(reg_group=reg_group)
-    carers = with_standing(carers_asked_to_sign(school), SigningTarget(version, baseline), schools=[school])
-    if year_group or reg_group:
-        carers = carers.filter(
-            Exists(
-                PupilCarer.objects.filter(
-                    carer=OuterRef("pk"), parental_responsibility=True, pupil__in=pupils
-                )
-            )
-        )
+    carers = carers_standing(school, SigningTarget(version, baseline), year_group=year_group, reg_group=reg_group)
     carers = carers.order_by("surname", "forename", "pk").prefetch_related(
         Prefetch(
             "pupil_links",

@@ -19,7 +19,7 @@ from codes.models import CodeVersion
 from codes.services import declaration_text
 from declarations import selectors
 from declarations.models import Declaration, Decline, SigningRequest
-from declarations.signals import declaration_recorded
+from declarations.signals import declaration_declined, declaration_recorded
 from declarations.tokens import hash_token, link_token
 from schools.audit import audit_record
 from schools.models import AuditEvent, Carer, Pupil
@@ -317,6 +317,7 @@ def declaration_decline(
         carer=carer,
         detail={"version": version.number, "decline": decline.pk},
     )
+    declaration_declined.send(sender=Decline, decline=decline)
     return decline
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from django.core.files import File
 from django.core.files.storage import default_storage
+from django.db import transaction
 from django.tasks import task
 from django.utils import timezone
 from django.utils.text import slugify
@@ -28,6 +29,7 @@ from declarations.models import Declaration
 from evidence.exports import DeclarationFilters, Exporter
 from evidence.models import DeclarationPdf, Export
 from evidence.pdf import UK, declaration_pdf_issue
+from evidence.signals import export_ready
 from schools.models import Pupil
 
 logger = logging.getLogger(__name__)
@@ -193,9 +195,12 @@ def export_build(*, export_id: int) -> str:
             status=Export.Status.FAILED, error=f"{type(error).__name__}: {error}"[:1000], finished_at=timezone.now()
         )
         return Export.Status.FAILED
-    Export.objects.filter(pk=export.pk).update(
-        status=Export.Status.DONE, file=name, done=count, total=count, finished_at=timezone.now()
-    )
+    with transaction.atomic():
+        Export.objects.filter(pk=export.pk).update(
+            status=Export.Status.DONE, file=name, done=count, total=count, finished_at=timezone.now()
+        )
+        export.refresh_from_db()
+        export_ready.send(sender=Export, export=export)
     return Export.Status.DONE
 
 

@@ -90,6 +90,9 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
     "axes",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI as static files: the API's docs need no CDN
     "portal.apps.PortalConfig",
     # The product's apps, each built on those above it. Receivers of a signal run in this order:
     # a new declaration's PDF (evidence) is queued before its confirmation e-mail (sending).
@@ -99,6 +102,8 @@ INSTALLED_APPS = [
     "evidence",
     "sending",
     "onboarding",  # staff accounts, organisation settings, association members
+    "api",  # the REST API for other systems (README: API and webhooks)
+    "webhooks",
     "demo",
     "backups",  # operator tooling: manage.py backup / restore
     "django_tasks_db",
@@ -425,6 +430,46 @@ PORTAL_RATE_LIMITS = {
     "invitation_link": (20, 600),  # staff invitation links opened
     "password_reset_ip": (10, 3600),  # staff password reset requests
     "password_reset_address": (3, 3600),  # password reset e-mails to one address
+    "api_key": (600, 60),  # requests with one API key
+}
+
+# --- Webhooks (webhooks/delivery.py) ----------------------------------------------------
+PORTAL_WEBHOOK_RETRY_FIRST = timedelta(seconds=30)  # the first retry; each later wait doubles
+PORTAL_WEBHOOK_RETRY_LONGEST = timedelta(hours=4)  # ... up to this
+PORTAL_WEBHOOK_GIVE_UP_AFTER = timedelta(hours=24)  # a delivery is retried for this long
+PORTAL_WEBHOOK_PAUSE_AFTER = timedelta(days=3)  # an endpoint failing this long is paused
+PORTAL_WEBHOOK_LEASE = timedelta(seconds=int(env("PORTAL_WEBHOOK_LEASE_SECONDS", "60")))
+# Endpoints must be https://, except in development (and the tests' local receivers).
+PORTAL_WEBHOOKS_ALLOW_HTTP = env_bool("PORTAL_WEBHOOKS_ALLOW_HTTP", DEBUG)
+
+# --- The REST API (api/) ---------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["api.access.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["api.access.HasScope"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 100,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "api.problems.problem_exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Codes of conduct portal API",
+    "DESCRIPTION": "Schools, codes and versions, carers' standing, declarations, imports, invitations and exports. "
+    "Send an API key made on the staff pages as `Authorization: Bearer <key>`. Errors are RFC 9457 problem details.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.problems.add_problem_responses",
+    ],
 }
 
 # --- Evidence: sealed declaration PDFs (evidence/pdf.py, evidence/seal.py) ----------

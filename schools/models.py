@@ -350,6 +350,7 @@ class AuditEvent(models.Model):
         SETTINGS_CHANGE = "settings_change", "Changed the organisation's settings"
         MEMBER_ADD = "member_add", "A school joined the association"
         MEMBER_REMOVE = "member_remove", "A school left the association"
+        API_REQUEST = "api_request", "Used an API key"
 
     at = models.DateTimeField("when", default=timezone.now, editable=False)
     actor = models.ForeignKey(

@@ -158,3 +158,25 @@ def may_sign_in_with(user, *, provider: str, email: str) -> bool:
     return _roles(user).filter(
         organisation__sign_in_provider=provider, organisation__staff_email_domain=domain
     ).exists()
+# Other systems: API keys and webhook endpoints (api/, webhooks/). A key acts for the member of
+# staff who made it, within the organisation it was made for: it never reaches more than they
+# may, and stops reaching anything once they no longer hold their role.
+
+
+def can_manage_integrations(user, organisation) -> bool:
+    """Make and revoke API keys and webhook endpoints: a school's headteachers, an association's
+    admins (those who manage its own code)."""
+    return managed_organisations(user).filter(pk=organisation.pk).exists()
+
+
+def integration_schools(user, organisation):
+    """Schools whose public details, codes and completion an API key of `organisation` made by
+    `user` may read: the school itself, or an association's member schools."""
+    return visible_schools(user).filter(Q(pk=organisation.pk) | Q(association_id=organisation.pk))
+
+
+def integration_family_schools(user, organisation):
+    """Schools whose pupils, carers and declarations such a key may read, import, invite and
+    export: only the key's own school, and only while its maker may manage its families (never
+    an association's members: their admins see figures, not families)."""
+    return family_schools(user).filter(pk=organisation.pk)

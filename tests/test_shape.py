@@ -12,7 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 # Lowest first: an app may import the apps before it in this list, never those after it.
-LAYERS = ["portal", "schools", "codes", "declarations", "sending", "evidence", "onboarding", "demo"]
+LAYERS = ["portal", "schools", "codes", "declarations", "sending", "evidence", "onboarding", "api", "webhooks", "demo"]
 PRODUCT_APPS = LAYERS[1:-1]
 
 
