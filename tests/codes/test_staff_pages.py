@@ -109,6 +109,19 @@ def test_compare_marks_changes_with_words_and_symbols_not_colour_alone(client, s
     assert "struck through" in page and "underlined" in page
 
 
+def test_compare_shows_only_changes_with_a_switch_to_show_unchanged_passages(client, school_code, headteacher):
+    published_version(school_code, body="## Expectations\n\nParents will be kind and polite online.\n\n- Do not post photos of pupils")
+    client.force_login(headteacher)
+    url = f"/staff/codes/{school_code.pk}/compare/"
+    changes_only = client.get(url, {"from": 1, "to": 2}).content.decode()
+    assert "and polite" in changes_only and "<li>Do not post photos" not in changes_only
+    assert "<h2>Expectations</h2>" not in changes_only and "## Expectations" not in changes_only
+    assert "Show unchanged passages too" in changes_only
+    everything = client.get(url, {"from": 1, "to": 2, "all": "1"}).content.decode()
+    assert "<h2>Expectations</h2>" in everything and "<li>Do not post photos" in everything
+    assert "Show only the changes" in everything
+
+
 def test_review_overdue_is_flagged_on_the_headteachers_dashboard(client, school, headteacher):
     published_version(
         CodeFactory(owner=school), effective_from=datetime.date(2019, 9, 1), review_due=datetime.date(2020, 12, 1)
