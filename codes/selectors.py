@@ -1,6 +1,8 @@
 """Reads of codes and versions for the public and staff pages."""
 
-from django.db.models import Exists, OuterRef, Q
+from dataclasses import dataclass
+
+from django.db.models import Count, Exists, OuterRef, Q
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
@@ -13,7 +15,7 @@ from codes.services import (
     version_in_force,
     version_state,
 )
-from schools.models import Organisation
+from schools.models import Carer, Organisation
 
 
 def organisation_code(organisation: Organisation) -> Code | None:
@@ -43,6 +45,24 @@ def schools_using_code(code: Code):
     if code.owner.is_school:
         return schools.filter(pk=code.owner_id)
     return schools.filter(association_id=code.owner_id).exclude(Exists(Code.objects.filter(owner=OuterRef("pk"))))
+
+
+@dataclass(frozen=True)
+class Reach:
+    """Who publishing a version that requires signing asks: carers asked to sign (the one rule,
+    Carer.objects.asked_to_sign) at the schools using the code, by e-mail or on paper."""
+
+    schools: int
+    by_email: int
+    on_paper: int
+
+
+def publish_reach(code: Code) -> Reach:
+    carers = Carer.objects.asked_to_sign().filter(school__in=schools_using_code(code))
+    counts = carers.aggregate(
+        by_email=Count("pk", filter=~Q(email="")), on_paper=Count("pk", filter=Q(email="")),
+    )
+    return Reach(schools=schools_using_code(code).count(), **counts)
 
 
 def organisations_for_directory(query: str = ""):

@@ -176,7 +176,8 @@ def version_publish(request, version_id):
                 ),
             )
             return redirect("staff:code", code_id=version.code_id)
-    return render(request, "staff/version_publish.html", {"form": form, "version": version, "code": version.code})
+    context = {"form": form, "version": version, "code": version.code, "reach": selectors.publish_reach(version.code)}
+    return render(request, "staff/version_publish.html", context)
 
 
 @login_required

@@ -80,6 +80,20 @@ def test_publish_form_defaults_review_date_to_one_year_on(client, verified_clien
     assert 'value="2026-11-22"' in page and 'value="2027-11-22"' in page
 
 
+def test_publish_page_says_how_many_carers_at_how_many_schools_will_be_emailed(client, verified_client, school, school_code, headteacher):
+    from tests.declarations.factories import family
+
+    family(school, forename="Mary", email="mary@example.org")
+    family(school, forename="John", email="john@example.org")
+    family(school, forename="Paula", email="")
+    verified_client(client, headteacher)
+    client.post(f"/staff/codes/{school_code.pk}/draft/")
+    draft = school_code.versions.get(status="draft")
+    page = " ".join(client.get(f"/staff/versions/{draft.pk}/publish/").content.decode().split())
+    assert "2 parents and carers at 1 school will be e-mailed" in page
+    assert "1 more has no e-mail address and will need a paper form" in page
+
+
 def test_publish_without_saying_whether_to_sign_again_is_refused_plainly(client, verified_client, school_code, headteacher):
     verified_client(client, headteacher)
     client.post(f"/staff/codes/{school_code.pk}/draft/")

@@ -2,6 +2,7 @@
 (WCAG 1.4.10 Reflow), and axe-core finds nothing (the accessibility statement says every page
 is checked)."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -106,6 +107,13 @@ def test_every_staff_page_reflows_at_320px_and_passes_axe(seeds, narrow, sign_in
         "/staff/account/recovery-codes/",
     ]:
         walk.visit(path)
+
+    # The Actions column: a link and a button that look alike (both link-coloured and underlined).
+    narrow.goto("/staff/declarations/whitefield-primary/")
+    link = narrow.get_by_role("link", name=re.compile("^Record paper form")).first
+    button = narrow.get_by_role("button", name=re.compile("^E-mail a new link")).first
+    look = "e => [getComputedStyle(e).color, getComputedStyle(e).textDecorationLine, getComputedStyle(e).fontSize]"
+    assert link.evaluate(look) == button.evaluate(look)
 
     # A draft: edit, preview and the publish page.
     walk.visit(f"/staff/codes/{code.pk}/")

@@ -65,3 +65,14 @@ def test_a_covering_letter_saved_with_windows_line_endings_keeps_its_paragraphs(
     saved.refresh_from_db()
     assert "\r" not in saved.covering_letter and "\r" not in saved.body
     assert saved.covering_letter == "Dear parents,\n\nFirst paragraph.\n\nSecond paragraph.\nStill the second.\n"
+
+
+def test_the_sending_summary_agrees_in_number():
+    from types import SimpleNamespace
+
+    from sending.views import _sent_message
+
+    one = SimpleNamespace(to_send=3, already_invited=0, needs_paper_form=[object()])
+    two = SimpleNamespace(to_send=1, already_invited=0, needs_paper_form=[object(), object()])
+    assert _sent_message(one) == "3 invitations queued to send. 1 carer has no e-mail address and needs a paper form."
+    assert _sent_message(two) == "1 invitation queued to send. 2 carers have no e-mail address and need paper forms."
