@@ -65,6 +65,19 @@ def publish_reach(code: Code) -> Reach:
     return Reach(schools=schools_using_code(code).count(), **counts)
 
 
+def has_document_control(version: CodeVersion) -> bool:
+    """Whether the code keeps a document control table (Alsop High's does)."""
+    return bool(version.author_name or version.document_version or version.approved_by)
+
+
+def document_history(version: CodeVersion) -> list[CodeVersion]:
+    """The document control table's "Document History": every published version of the code up
+    to this one (and this one, if it is a draft being previewed), oldest first. Built from the
+    portal's own versions, so publishing version 2 adds its row."""
+    earlier = published_versions(version.code).filter(number__lt=version.number)
+    return sorted([*earlier, version], key=lambda v: v.number)
+
+
 def organisations_for_directory(query: str = ""):
     organisations = Organisation.objects.select_related("association")
     if query:
@@ -97,4 +110,7 @@ def code_overview(code: Code):
         "review": review,
         "under_review": latest,
         "reviews": list(CodeReview.objects.filter(code=code).select_related("reviewed_by", "version")[:5]),
+        # An association's code that no school uses (no members, or all have their own) is
+        # signed nowhere: its pages say so.
+        "signed_nowhere": not schools_using_code(code).exists(),
     }

@@ -267,3 +267,18 @@ def test_other_schools_staff_see_nothing_of_another_schools_draft(client, world)
     page = client.get("/staff/").content.decode()
     assert "Unpublished." not in page
     assert client.get(f"/staff/versions/{world['draft']}/preview/").status_code == 404
+
+
+def test_an_association_code_no_school_uses_says_nobody_can_sign_it(client, verified_client):
+    from tests.factories import AssociationFactory
+
+    lonely = AssociationFactory(name="Lonely Association", slug="lonely")
+    code = CodeFactory(owner=lonely)
+    published_version(code)
+    admin = StaffRoleFactory(organisation=lonely, role=StaffRole.Role.ASSOCIATION_ADMIN).user
+    client.force_login(admin)
+    for url in ("/staff/", f"/staff/codes/{code.pk}/"):
+        page = " ".join(client.get(url).content.decode().split())
+        assert "Nobody can sign this code yet:</strong> no school uses it" in page, url
+    SchoolFactory(association=lonely)
+    assert "Nobody can sign this code yet" not in client.get("/staff/").content.decode()
