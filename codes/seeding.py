@@ -39,7 +39,10 @@ TEXT_FIELDS = (
 DATE_FIELDS = ("approved_on",)
 # Used when publishing, not when creating the draft.
 PUBLISH_FIELDS = ("effective_from", "review_due")
-VERSION_KEYS = set(FILE_FIELDS) | set(TEXT_FIELDS) | set(DATE_FIELDS) | set(PUBLISH_FIELDS)
+# [[old, new], ...]: words of the body replaced, in order, each at least once (a code adapted
+# from another's; a template's slot filled with the school's name).
+BODY_REPLACEMENTS = "body_replacements"
+VERSION_KEYS = set(FILE_FIELDS) | set(TEXT_FIELDS) | set(DATE_FIELDS) | set(PUBLISH_FIELDS) | {BODY_REPLACEMENTS}
 
 
 class SeedDataError(ValueError):
@@ -98,6 +101,7 @@ def read_seed_data(seed_file: Path = SEED_FILE) -> dict:
                 if not path.is_file():
                     raise SeedDataError(f"{owner}: {field} file {version[field]!r} does not exist.")
                 content[field] = path.read_text(encoding="utf-8").strip()
+        content["body"] = _replaced(content["body"], version.get(BODY_REPLACEMENTS, []), owner)
         for field in TEXT_FIELDS:
             if field in version:
                 content[field] = version[field]
@@ -179,6 +183,17 @@ def _summary(result: dict) -> str:
     if result["codes_left_alone"]:
         parts.append(f"left {result['codes_left_alone']} codes with versions alone")
     return "; ".join(parts)
+
+
+def _replaced(text: str, replacements: list, owner: str) -> str:
+    for pair in replacements:
+        if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(p, str) and p for p in pair)):
+            raise SeedDataError(f"{owner}: each body replacement is [old, new], two non-empty strings.")
+        old, new = pair
+        if old not in text:
+            raise SeedDataError(f"{owner}: the body has no {old!r} to replace.")
+        text = text.replace(old, new)
+    return text
 
 
 def _check_keys(entry: dict, allowed: set, required: set, what: str) -> None:

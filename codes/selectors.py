@@ -1,6 +1,8 @@
 """Reads of codes and versions for the public and staff pages."""
 
-from django.db.models import Exists, OuterRef, Q
+from dataclasses import dataclass
+
+from django.db.models import Count, Exists, OuterRef, Q
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
@@ -13,7 +15,7 @@ from codes.services import (
     version_in_force,
     version_state,
 )
-from schools.models import Organisation
+from schools.models import Carer, Organisation
 
 
 def organisation_code(organisation: Organisation) -> Code | None:
@@ -43,6 +45,37 @@ def schools_using_code(code: Code):
     if code.owner.is_school:
         return schools.filter(pk=code.owner_id)
     return schools.filter(association_id=code.owner_id).exclude(Exists(Code.objects.filter(owner=OuterRef("pk"))))
+
+
+@dataclass(frozen=True)
+class Reach:
+    """Who publishing a version that requires signing asks: carers asked to sign (the one rule,
+    Carer.objects.asked_to_sign) at the schools using the code, by e-mail or on paper."""
+
+    schools: int
+    by_email: int
+    on_paper: int
+
+
+def publish_reach(code: Code) -> Reach:
+    carers = Carer.objects.asked_to_sign().filter(school__in=schools_using_code(code))
+    counts = carers.aggregate(
+        by_email=Count("pk", filter=~Q(email="")), on_paper=Count("pk", filter=Q(email="")),
+    )
+    return Reach(schools=schools_using_code(code).count(), **counts)
+
+
+def has_document_control(version: CodeVersion) -> bool:
+    """Whether the code keeps a document control table (Alsop High's does)."""
+    return bool(version.author_name or version.document_version or version.approved_by)
+
+
+def document_history(version: CodeVersion) -> list[CodeVersion]:
+    """The document control table's "Document History": every published version of the code up
+    to this one (and this one, if it is a draft being previewed), oldest first. Built from the
+    portal's own versions, so publishing version 2 adds its row."""
+    earlier = published_versions(version.code).filter(number__lt=version.number)
+    return sorted([*earlier, version], key=lambda v: v.number)
 
 
 def organisations_for_directory(query: str = ""):
@@ -77,4 +110,7 @@ def code_overview(code: Code):
         "review": review,
         "under_review": latest,
         "reviews": list(CodeReview.objects.filter(code=code).select_related("reviewed_by", "version")[:5]),
+        # An association's code that no school uses (no members, or all have their own) is
+        # signed nowhere: its pages say so.
+        "signed_nowhere": not schools_using_code(code).exists(),
     }

@@ -51,6 +51,15 @@ DEFAULT_DECLARATION = (
 )
 
 
+def _with_unix_line_endings(content: dict) -> dict:
+    """Text as a browser posts it (CRLF) or as pasted from elsewhere (CR), saved with "\\n" only:
+    the comparison, the Markdown and the e-mails' plain text all read paragraphs by "\\n\\n"."""
+    return {
+        field: value.replace("\r\n", "\n").replace("\r", "\n") if isinstance(value, str) else value
+        for field, value in content.items()
+    }
+
+
 def add_one_year(day: datetime.date) -> datetime.date:
     try:
         return day.replace(year=day.year + 1)
@@ -128,7 +137,7 @@ def version_create_first(*, code: Code, user=None, **content) -> CodeVersion:
         raise TypeError(f"Not version content: {', '.join(sorted(unknown))}")
     content.setdefault("declaration_statement", DEFAULT_DECLARATION)
     content.setdefault("title", code.title)
-    return CodeVersion.objects.create(code=code, number=1, created_by=user, **content)
+    return CodeVersion.objects.create(code=code, number=1, created_by=user, **_with_unix_line_endings(content))
 
 
 @transaction.atomic
@@ -162,7 +171,7 @@ def draft_update(*, version: CodeVersion, user, **content) -> CodeVersion:
     unknown = set(content) - set(EDITABLE_FIELDS)
     if unknown:
         raise TypeError(f"Not version content: {', '.join(sorted(unknown))}")
-    for field, value in content.items():
+    for field, value in _with_unix_line_endings(content).items():
         setattr(version, field, value)
     version.full_clean(exclude=["code", "based_on", "created_by", "published_by"])
     version.save()

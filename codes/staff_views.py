@@ -185,7 +185,8 @@ def version_publish(request, version_id):
                 ),
             )
             return redirect("staff:code", code_id=version.code_id)
-    return render(request, "staff/version_publish.html", {"form": form, "version": version, "code": version.code})
+    context = {"form": form, "version": version, "code": version.code, "reach": selectors.publish_reach(version.code)}
+    return render(request, "staff/version_publish.html", context)
 
 
 @login_required
@@ -220,8 +221,8 @@ def compare(request, code_id):
     old_number = pick("from", numbers[-2])
     new_number = pick("to", numbers[-1])
     old, new = visible.get(number=old_number), visible.get(number=new_number)
-    return render(
-        request,
-        "staff/compare.html",
-        {"code": code, "old": old, "new": new, "sections": [s for s in compare_versions(old, new) if s.changed], "numbers": numbers},
-    )
+    sections = compare_versions(old, new)
+    if not any(section.changed for section in sections):
+        sections = []
+    context = {"code": code, "old": old, "new": new, "sections": sections, "numbers": numbers}
+    return render(request, "staff/compare.html", context | {"show_all": request.GET.get("all") == "1"})

@@ -17,6 +17,7 @@ def version_context(version, organisation):
     return {
         "version": version,
         "organisation": organisation,
+        "document_history": selectors.document_history(version) if selectors.has_document_control(version) else [],
         "body_html": render_markdown(version.body),
         "declaration_html": render_markdown(declaration_text(version, school_name=organisation.name)),
     }

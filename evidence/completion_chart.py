@@ -85,8 +85,8 @@ def _day_label(day: datetime.date, with_year: bool) -> str:
 
 def chart_for(timeline: Timeline) -> Chart:
     start, end = timeline.start, timeline.end
-    if end <= start:  # published today: start the day before, when nobody had signed
-        start = end - datetime.timedelta(days=1)
+    if end <= start:  # published today: the one day, from its start (nobody signed) to now
+        return _one_day_chart(timeline)
     span = (end - start).days
     top_value = max(timeline.asked, timeline.total, 1)
     step = nice_step(top_value)
@@ -137,4 +137,28 @@ def chart_for(timeline: Timeline) -> Chart:
         asked=timeline.asked,
         end=end_marker,
         end_label_y=end_label_y,
+    )
+
+
+def _one_day_chart(timeline: Timeline) -> Chart:
+    """Published today: the axis runs from the start of today, when nobody had signed, to now.
+    Nothing is drawn before the day the version was published."""
+    day = timeline.start
+    top_value = max(timeline.asked, timeline.total, 1)
+    step = nice_step(top_value)
+    y_max = math.ceil(top_value / step) * step
+
+    def y(value: int) -> float:
+        return round(BOTTOM - value / y_max * (BOTTOM - TOP), 1)
+
+    end_marker = Marker(float(RIGHT), y(timeline.total), day, timeline.total, True)
+    return Chart(
+        x_ticks=[Tick(float(LEFT), _day_label(day, True)), Tick(float(RIGHT), "now")],
+        y_ticks=[Tick(y(value), str(value)) for value in range(0, y_max + 1, step)],
+        points=f"{float(LEFT)},{y(0)} {float(RIGHT)},{y(timeline.total)}",
+        markers=[Marker(float(RIGHT), y(running), signed_on, running, False) for signed_on, _added, running in timeline.days],
+        asked_y=y(timeline.asked),
+        asked=timeline.asked,
+        end=end_marker,
+        end_label_y=end_marker.y - 12 if end_marker.y - 12 > TOP + 28 else end_marker.y + 24,
     )

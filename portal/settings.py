@@ -73,8 +73,9 @@ else:
     ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
     DEBUG = env_bool("DJANGO_DEBUG", True)
 
-# The address parents and staff reach the portal at, used in e-mailed links and PDFs.
-PORTAL_BASE_URL = env("PORTAL_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# The address parents and staff reach the portal at, used in e-mailed links and PDFs. In the demo
+# it follows the port `make run` serves on (PORT=18500 make run e-mails links to port 18500).
+PORTAL_BASE_URL = env("PORTAL_BASE_URL", f"http://127.0.0.1:{env('PORT', '8000')}").rstrip("/")
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -26,6 +26,7 @@ from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils import dateformat, timezone
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext
 
 from codes import markup
 from codes.markup import render_markdown
@@ -76,6 +77,35 @@ class Letter:
 
     text: str
     html: SafeString
+
+
+# RFC 5322 2.1.1: a line is at most 998 characters; 78 is only what it SHOULD be. Up to this, the
+# plain-text part goes as 7bit (ASCII) or 8bit, never quoted-printable, so a long link is never
+# cut by a soft line break ("…/chan=" / "ges/") in a saved or forwarded e-mail.
+MAX_LINE = 998
+
+
+class PlainTextFirstEmail(EmailMultiAlternatives):
+    """An e-mail whose plain-text part is sent as it reads (7bit or 8bit) when its lines allow."""
+
+    def message(self, *, policy=None):
+        message = super().message(**({"policy": policy} if policy is not None else {}))
+        for part in message.walk():
+            if part.get_content_type() == "text/plain" and not part.is_attachment():
+                _as_plain_text(part)
+                break
+        return message
+
+
+def _as_plain_text(part) -> None:
+    text = part.get_content()
+    if any(len(line.encode()) > MAX_LINE for line in text.splitlines()):
+        return  # too long for 7bit/8bit: the standard wants an encoding
+    charset = part.get_content_charset() or "utf-8"
+    had_mime_version = "MIME-Version" in part
+    part.set_content(text, subtype="plain", charset=charset, cte="7bit" if text.isascii() else "8bit")
+    if not had_mime_version:
+        del part["MIME-Version"]  # set_content adds one; a part inside the message needs none
 
 
 # Dates and addresses.
@@ -251,23 +281,55 @@ def covering_letter(*, school, version, today: datetime.date | None = None, send
         "sender_name": sender_name,
         "sender_job_title": sender_job_title,
     }
-    filled = fill_placeholders(version.covering_letter.strip() or DEFAULT_LETTER, values)
+    # A letter saved before line endings were normalised on save may hold CRLF: read it as "\n".
+    letter = version.covering_letter.replace("\r\n", "\n").replace("\r", "\n")
+    filled = fill_placeholders(letter.strip() or DEFAULT_LETTER, values)
     return Letter(text=markdown_to_text(filled), html=letter_html(filled))
 
 
 # Whole e-mails.
 
 
-def subject_for(kind: str, school) -> str:
+def subject_for(kind: str, school, *, carer=None, children: list | None = None) -> str:
+    """The subject; with the carer (and their children), it names them, so two carers who share
+    an address can tell their e-mails apart."""
     if kind == Kind.INVITATION:
-        return f"Please read and sign {possessive(school.name)} social media code of conduct"
-    if kind in Reminder.values:
-        return f"Reminder: please read and sign {possessive(school.name)} social media code of conduct"
-    if kind == Kind.NEW_LINK:
-        return f"Your link to sign {possessive(school.name)} social media code of conduct"
-    if kind == Kind.CONFIRMATION:
-        return f"Thank you for signing {possessive(school.name)} social media code of conduct"
-    raise ValueError(f"No e-mail for outbox kind {kind!r}")
+        subject = f"Please read and sign {possessive(school.name)} social media code of conduct"
+    elif kind in Reminder.values:
+        subject = f"Reminder: please read and sign {possessive(school.name)} social media code of conduct"
+    elif kind == Kind.NEW_LINK:
+        subject = f"Your link to sign {possessive(school.name)} social media code of conduct"
+    elif kind == Kind.CONFIRMATION:
+        subject = f"Thank you for signing {possessive(school.name)} social media code of conduct"
+    else:
+        raise ValueError(f"No e-mail for outbox kind {kind!r}")
+    if carer is None:
+        return subject
+    if children:
+        forenames = selectors.names_in_words([child.forename for child in children])
+        return gettext("%(subject)s – for %(carer)s (%(children)s)") % {
+            "subject": subject, "carer": carer.full_name, "children": forenames,
+        }
+    return gettext("%(subject)s – for %(carer)s") % {"subject": subject, "carer": carer.full_name}
+
+
+GREETING_TEXT = re.compile(r"(?m)^Dear\b[^\n]*$")
+GREETING_HTML = re.compile(r"<p>Dear\b[^<\n]*")
+
+
+def addressed_to(letter: Letter, name: str) -> Letter:
+    """The letter with its greeting ("Dear parents,") naming the carer ("Dear Mary Smith,"), or
+    such a greeting put first if the letter has none."""
+    greeting = gettext("Dear %(name)s,") % {"name": name}
+    if GREETING_TEXT.search(letter.text):
+        text = GREETING_TEXT.sub(lambda _: greeting, letter.text, count=1)
+    else:
+        text = f"{greeting}\n\n{letter.text}"
+    if GREETING_HTML.search(letter.html):
+        html_part = GREETING_HTML.sub(lambda _: f"<p>{html.escape(greeting)}", str(letter.html), count=1)
+    else:
+        html_part = f"<p>{html.escape(greeting)}</p>\n{letter.html}"
+    return Letter(text=text, html=mark_safe(html_part))
 
 
 def email_for(
@@ -286,7 +348,7 @@ def email_for(
     the covering letter once.
     """
     school, carer, version, kind = message.school, message.carer, message.version, message.kind
-    subject = subject_for(kind, school)
+    subject = subject_for(kind, school, carer=carer, children=selectors.children_to_name(carer))
     context = {
         "kind": kind,
         "school": school,
@@ -309,7 +371,7 @@ def email_for(
         context.update(link=sign_link(token), expires_on=long_date(expires_at))
         if kind == Kind.INVITATION:
             context.update(
-                letter=letter or covering_letter(school=school, version=version, today=today),
+                letter=addressed_to(letter or covering_letter(school=school, version=version, today=today), carer.full_name),
                 template="invitation",
                 # No query for a carer the sender already knows never signed an earlier version.
                 **(what_changed(carer, version) if getattr(message, "signed_before", True) else {}),
@@ -323,7 +385,7 @@ def email_for(
     template = context["template"]
     text = _tidy_text(render_to_string(f"emails/{template}.txt", context))
     html = render_to_string(f"emails/{template}.html", context)
-    email = EmailMultiAlternatives(
+    email = PlainTextFirstEmail(
         subject=subject,
         body=text,
         from_email=school_from_address(school),

@@ -107,8 +107,10 @@ def _sent_message(summary) -> str:
         before = _plural(summary.already_invited, "carer was", "carers were")
         parts.append(f"{before} invited before and not e-mailed again.")
     if summary.needs_paper_form:
-        paper = _plural(len(summary.needs_paper_form), "carer has", "carers have")
-        parts.append(f"{paper} no e-mail address and need a paper form.")
+        if len(summary.needs_paper_form) == 1:
+            parts.append("1 carer has no e-mail address and needs a paper form.")
+        else:
+            parts.append(f"{len(summary.needs_paper_form)} carers have no e-mail address and need paper forms.")
     return " ".join(parts)
 
 

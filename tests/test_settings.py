@@ -118,3 +118,16 @@ def test_production_refuses_to_start_without_a_way_to_send_email(production_env)
     result = run_manage("check", extra_env=env)
     assert result.returncode != 0
     assert "EMAIL_HOST (an SMTP server) or ANYMAIL_ESP (an e-mail service) must be set" in result.stderr
+
+
+def test_the_demo_emails_links_to_the_port_it_serves_on():
+    shown = "from django.conf import settings; print(settings.PORTAL_BASE_URL)"
+    assert run_manage("shell", "-c", shown, extra_env={"PORT": "18500"}).stdout.splitlines()[-1] == "http://127.0.0.1:18500"
+    assert run_manage("shell", "-c", shown).stdout.splitlines()[-1] == "http://127.0.0.1:8000"
+    given = {"PORT": "18500", "PORTAL_BASE_URL": "https://codes.example.org/"}
+    assert run_manage("shell", "-c", shown, extra_env=given).stdout.splitlines()[-1] == "https://codes.example.org"
+
+
+def test_make_run_passes_its_port_to_the_worker_and_the_scheduler():
+    script = (ROOT / "scripts" / "run-demo").read_text()
+    assert "export PORT\n" in script.split("$PY manage.py db_worker")[0]

@@ -65,6 +65,21 @@ WHITEFIELD_LETTER_TOKENS = {
 }
 
 
+# The secondary association's version 1: the primary association's code with these, in order.
+SECONDARY_ADAPTATION = [
+    ("Halton Association of Primary Headteachers (HAPH)", "Halton Association of Secondary Headteachers"),
+    ("Halton Association of Primary Headteachers", "Halton Association of Secondary Headteachers"),
+    ("Halton Primary Schools and Colleges", "Halton Secondary Schools and Colleges"),
+    ("Halton Primary Schools", "Halton Secondary Schools and Colleges"),
+]
+
+
+def adapted_for_secondary(text):
+    for old, new in SECONDARY_ADAPTATION:
+        text = text.replace(old, new)
+    return text
+
+
 # --- Reading the originals: only the Word-export artefacts are removed ---------------------------
 
 BOOKMARK = re.compile(r"\[bookmark: [^\]]*\]")
@@ -181,12 +196,18 @@ def version_of(slug):
 def test_every_sentence_of_each_seed_body_survives_loading(seeded):
     halton = original_lines("halton-primary-code-and-letter.txt")
     halton_code = part(halton, end="HALTON ASSOCIATION OF PRIMARY HEADTEACHERS")
-    # The same Halton code text is version 1 of both associations' codes.
+    # The same Halton code text is version 1 of both associations' codes, the secondary one with
+    # its own name and its schools (test_the_secondary_code_differs_only_by_its_names).
     assert_same_wording(halton_code, version_of("halton-primary").body, "Halton primary body")
-    assert_same_wording(halton_code, version_of("halton-secondary").body, "Halton secondary body")
+    secondary_code = [adapted_for_secondary(line) for line in halton_code]
+    assert_same_wording(secondary_code, version_of("halton-secondary").body, "Halton secondary body")
 
     whitefield = original_lines("whitefield-primary-code-declaration-letter.txt")
-    whitefield_code = part(whitefield, end="Parent Declaration Form")
+    # The template's "Name of school" slot holds the school's name.
+    whitefield_code = [
+        line.replace("Name of school", "Whitefield Primary School")
+        for line in part(whitefield, end="Parent Declaration Form")
+    ]
     assert_same_wording(whitefield_code, version_of("whitefield-primary").body, "Whitefield body")
 
     peartree = drop_leading(
@@ -455,3 +476,61 @@ def test_the_command_loads_the_seeds_and_says_what_it_did():
     out = io.StringIO()
     call_command("load_seed_codes", stdout=out)
     assert out.getvalue().strip() == "nothing to do: all seed codes already loaded"
+
+
+@pytest.mark.django_db
+def test_the_secondary_code_differs_from_the_primary_only_by_its_names(seeded):
+    import difflib
+
+    primary, secondary = version_of("halton-primary"), version_of("halton-secondary")
+    assert secondary.body == adapted_for_secondary(primary.body)
+    removed, added = set(), set()
+    words = lambda text: re.findall(r"\S+", text)  # noqa: E731
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, words(primary.body), words(secondary.body), autojunk=False).get_opcodes():
+        if op != "equal":
+            removed.add(" ".join(words(primary.body)[i1:i2]))
+            added.add(" ".join(words(secondary.body)[j1:j2]))
+    assert removed <= {"Primary", "(HAPH)", ""}, removed
+    assert added <= {"Secondary", "Secondary Schools and Colleges", "and Colleges", ""}, added
+    assert "Primary" not in secondary.body and "HAPH" not in secondary.body
+    assert secondary.body.count("Halton Secondary Schools and Colleges") == 2
+    assert secondary.revision_note.startswith("Adapted from the Halton Association of Primary Headteachers'")
+    assert primary.revision_note == ""
+
+
+@pytest.mark.django_db
+def test_whitefields_code_names_the_school_where_the_template_had_a_slot(seeded):
+    body = version_of("whitefield-primary").body
+    assert "Name of school" not in body and "name of school" not in body
+    assert "Whitefield Primary School expects parents to use messaging apps" in body
+    assert version_of("whitefield-primary").fingerprint == version_fingerprint(version_of("whitefield-primary"))
+
+
+@pytest.mark.django_db
+def test_alsops_document_control_shows_every_row_and_a_history_built_from_its_versions(seeded, client):
+    from tests.factories import published_version
+
+    page = client.get("/schools/alsop-high/").content.decode()
+    assert '<th scope="row">Links to</th><td></td>' in page
+    assert "Document History</caption>" in page
+    history = page[page.index("Document History</caption>"):page.index("</table>", page.index("Document History</caption>"))]
+    assert re.findall(r'<th scope="row">([^<]*)</th>', history) == ["V1"]
+    assert "September 2019" in history and "Joe Pilkington" in history
+
+    code = Code.objects.get(owner__slug="alsop-high")
+    published_version(
+        code, body=version_of("alsop-high").body, document_version="V2", approved_on=datetime.date(2026, 9, 1),
+        revision_note="Reviewed; legal framework updated.", effective_from=datetime.date(2026, 9, 1),
+    )
+    page = client.get("/schools/alsop-high/versions/2/").content.decode()
+    history = page[page.index("Document History</caption>"):page.index("</table>", page.index("Document History</caption>"))]
+    assert re.findall(r'<th scope="row">([^<]*)</th>', history) == ["V1", "V2"]
+    assert "Reviewed; legal framework updated." in history
+
+
+@pytest.mark.django_db
+def test_the_primary_associations_code_says_plainly_that_it_cannot_be_signed_anywhere(seeded, client):
+    page = " ".join(client.get("/schools/halton-primary/").content.decode().split())
+    assert "No schools belong to the Halton Association of Primary Headteachers on this portal yet, so this code cannot be signed anywhere." in page
+    secondary = " ".join(client.get("/schools/halton-secondary/").content.decode().split())
+    assert "cannot be signed anywhere" not in secondary

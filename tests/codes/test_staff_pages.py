@@ -79,6 +79,20 @@ def test_publish_form_defaults_review_date_to_one_year_on(client, verified_clien
     assert 'value="2026-11-22"' in page and 'value="2027-11-22"' in page
 
 
+def test_publish_page_says_how_many_carers_at_how_many_schools_will_be_emailed(client, verified_client, school, school_code, headteacher):
+    from tests.declarations.factories import family
+
+    family(school, forename="Mary", email="mary@example.org")
+    family(school, forename="John", email="john@example.org")
+    family(school, forename="Paula", email="")
+    verified_client(client, headteacher)
+    client.post(f"/staff/codes/{school_code.pk}/draft/")
+    draft = school_code.versions.get(status="draft")
+    page = " ".join(client.get(f"/staff/versions/{draft.pk}/publish/").content.decode().split())
+    assert "2 parents and carers at 1 school will be e-mailed" in page
+    assert "1 more has no e-mail address and will need a paper form" in page
+
+
 def test_publish_without_saying_whether_to_sign_again_is_refused_plainly(client, verified_client, school_code, headteacher):
     verified_client(client, headteacher)
     client.post(f"/staff/codes/{school_code.pk}/draft/")
@@ -106,6 +120,19 @@ def test_compare_marks_changes_with_words_and_symbols_not_colour_alone(client, s
     assert "<ins><span class=\"visually-hidden\">[added: </span>and polite" in page
     assert ">Changed<" in page
     assert "struck through" in page and "underlined" in page
+
+
+def test_compare_shows_only_changes_with_a_switch_to_show_unchanged_passages(client, school_code, headteacher):
+    published_version(school_code, body="## Expectations\n\nParents will be kind and polite online.\n\n- Do not post photos of pupils")
+    client.force_login(headteacher)
+    url = f"/staff/codes/{school_code.pk}/compare/"
+    changes_only = client.get(url, {"from": 1, "to": 2}).content.decode()
+    assert "and polite" in changes_only and "<li>Do not post photos" not in changes_only
+    assert "<h2>Expectations</h2>" not in changes_only and "## Expectations" not in changes_only
+    assert "Show unchanged passages too" in changes_only
+    everything = client.get(url, {"from": 1, "to": 2, "all": "1"}).content.decode()
+    assert "<h2>Expectations</h2>" in everything and "<li>Do not post photos" in everything
+    assert "Show only the changes" in everything
 
 
 def test_review_overdue_is_flagged_on_the_headteachers_dashboard(client, school, headteacher):
@@ -239,3 +266,18 @@ def test_other_schools_staff_see_nothing_of_another_schools_draft(client, world)
     page = client.get("/staff/").content.decode()
     assert "Unpublished." not in page
     assert client.get(f"/staff/versions/{world['draft']}/preview/").status_code == 404
+
+
+def test_an_association_code_no_school_uses_says_nobody_can_sign_it(client, verified_client):
+    from tests.factories import AssociationFactory
+
+    lonely = AssociationFactory(name="Lonely Association", slug="lonely")
+    code = CodeFactory(owner=lonely)
+    published_version(code)
+    admin = StaffRoleFactory(organisation=lonely, role=StaffRole.Role.ASSOCIATION_ADMIN).user
+    client.force_login(admin)
+    for url in ("/staff/", f"/staff/codes/{code.pk}/"):
+        page = " ".join(client.get(url).content.decode().split())
+        assert "Nobody can sign this code yet:</strong> no school uses it" in page, url
+    SchoolFactory(association=lonely)
+    assert "Nobody can sign this code yet" not in client.get("/staff/").content.decode()

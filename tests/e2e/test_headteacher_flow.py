@@ -128,7 +128,7 @@ def test_headteacher_publishes_a_new_version(page, axe_audit, sign_in):
     expect(page).to_have_url(re.compile(r"/compare/\?from=1&to=2$"))
     expect(page.get_by_role("heading", level=1)).to_have_text("Version 1 compared with version 2")
     the_code = page.get_by_role("region", name="The code", exact=True)
-    added = the_code.locator("tbody tr").filter(has=page.locator("ins", has_text=NEW_POINT))
+    added = the_code.locator(".passage").filter(has=page.locator("ins", has_text=NEW_POINT))
     expect(added).to_have_count(1)
     expect(added.locator(".change-label")).to_have_text(re.compile(r"^(Added|Changed)$"))
     expect(page.get_by_role("region", name="Note of revisions", exact=True)).to_contain_text(NOTE)

@@ -557,3 +557,13 @@ def test_a_row_of_figures_prints_the_columns_of_the_heading_in_order():
     assert texts("td", cells) == ["8", "4 (50%)", "3", "1", "1 (13%)", "3 (38%)", "1"]
     empty = render_to_string("dashboard/_figures.html#cells", {"f": dashboard.Figures()})
     assert texts("td", empty) == ["0"] * 7, "no percentages when nobody is asked"
+
+
+def test_a_chart_published_today_starts_today_not_the_day_before():
+    today = datetime.date(2026, 11, 22)
+    timeline = dashboard.Timeline(start=today, end=today, days=[(today, 3, 3)], asked=8)
+    chart = chart_for(timeline)
+    assert [tick.label for tick in chart.x_ticks] == ["22 Nov 2026", "now"]
+    points = [tuple(map(float, point.split(","))) for point in chart.points.split()]
+    assert points == [(chart.left, chart.bottom), (chart.right, chart.end.y)]
+    assert chart.end.running == 3

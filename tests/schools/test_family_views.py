@@ -525,6 +525,16 @@ def test_a_pupils_page_lists_their_carers_and_whether_each_can_sign(as_office, s
     assert page.index("Mary O'Brien") < page.index("Patrick O'Brien") < page.index("Siobhán Kelly")
 
 
+def test_a_missing_email_address_is_said_in_words_never_none(as_office, school, three_kinds_of_carer):
+    child, _, paper, _ = three_kinds_of_carer
+    for page in (
+        page_text(as_office.get(url("pupil", school, pupil_id=child.pk))),
+        page_text(as_office.get(url("carers", school))),
+        page_text(as_office.get(url("carer", school, carer_id=paper.pk))),
+    ):
+        assert "No e-mail address (needs a paper form)" in page and ">None<" not in page
+
+
 def test_carers_can_be_searched_and_filtered_by_whether_they_can_sign(as_office, school, three_kinds_of_carer):
     _, eligible, paper, not_eligible = three_kinds_of_carer
 

@@ -63,7 +63,7 @@ def html_of(email):
 
 def test_the_invitation_comes_from_the_school_in_text_and_html(whitefield, ann):
     email = send_invitation_to(whitefield, ann)
-    assert email.subject == "Please read and sign Whitefield Primary School's social media code of conduct"
+    assert email.subject.startswith("Please read and sign Whitefield Primary School's social media code of conduct – for Ann Able (")
     assert email.from_email == "Whitefield Primary School <no-reply@codes.example.org>"
     assert email.reply_to == ["office@whitefield.example.org"]
     assert email.to == ["ann.able@example.org"]
@@ -162,7 +162,7 @@ def test_the_confirmation_thanks_the_carer_for_the_version_and_date(whitefield, 
     assert outbox.outbox_message_send(message.pk) == "sent"
     email = mail.outbox[-1]
     text = re.sub(r"\s+", " ", email.body)
-    assert email.subject == "Thank you for signing Whitefield Primary School's social media code of conduct"
+    assert email.subject.startswith("Thank you for signing Whitefield Primary School's social media code of conduct – for Ann Able (")
     assert "You signed version 1 of Whitefield Primary School's social media code of conduct on 22 November 2026." in text
     assert not LINK.search(email.body)
     assert email.from_email.startswith("Whitefield Primary School <")
@@ -177,7 +177,7 @@ def test_reminders_and_new_links_carry_the_link_the_carer_holds_while_it_works(w
         assert outbox.outbox_message_send(message.pk) == "sent"
     reminder, new_link = mail.outbox[-2:]
     assert reminder.subject.startswith("Reminder: please read and sign Whitefield Primary School's")
-    assert new_link.subject == "Your link to sign Whitefield Primary School's social media code of conduct"
+    assert new_link.subject.startswith("Your link to sign Whitefield Primary School's social media code of conduct – for Ann Able (")
     assert LINK.findall(reminder.body) == LINK.findall(new_link.body) == [invited]
     request = SigningRequest.objects.get(carer=ann)
     assert hash_token(invited) == request.token_hash and request.link_number == 1

@@ -95,7 +95,7 @@ def test_running_the_scheduler_twice_sends_each_reminder_once_and_the_worker_sen
     send_everything()
 
     [email] = emails_to(carer.email)
-    assert email.subject == "Reminder: please read and sign Whitefield Primary School's social media code of conduct"
+    assert email.subject.startswith(f"Reminder: please read and sign Whitefield Primary School's social media code of conduct – for {carer.full_name} (")
     assert "/sign/t/" in email.body
     request = SigningRequest.objects.get(carer=carer)
     assert (request.reminders_sent, request.last_reminded_at) == (1, NOW + 3 * DAY)
