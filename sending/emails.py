@@ -31,6 +31,7 @@ from django.utils.translation import gettext
 from codes import markup
 from codes.markup import render_markdown
 from declarations import selectors
+from schools.branding import DEFAULT_COLOUR
 from schools.models import StaffRole
 from sending.models import OutboxMessage, Reminder
 from sending.signals import confirmation_copy
@@ -164,7 +165,7 @@ def school_page_link(school) -> str:
 def email_branding(school) -> dict:
     """The school's colour (only as a colour: it goes into a style attribute), its logo's address
     and its postal address, for the HTML e-mail's header and footer."""
-    colour = school.brand_colour if re.fullmatch(r"#[0-9a-fA-F]{6}", school.brand_colour or "") else "#1d4f91"
+    colour = school.brand_colour if re.fullmatch(r"#[0-9a-fA-F]{6}", school.brand_colour or "") else DEFAULT_COLOUR
     logo_url = ""
     if school.logo:
         try:
