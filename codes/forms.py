@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from codes.models import CodeVersion
 from codes.services import EDITABLE_FIELDS, add_one_year
-from portal.forms import form_helper, submit_button
+from portal.forms import UK_DATE_FORMATS, UK_DATE_HINT, UKDateInput, form_helper, submit_button, uk_date_field
 
 
 class DraftForm(forms.ModelForm):
@@ -20,7 +20,7 @@ class DraftForm(forms.ModelForm):
             "declaration_statement": forms.Textarea(attrs={"rows": 8}),
             "covering_letter": forms.Textarea(attrs={"rows": 12}),
             "revision_note": forms.Textarea(attrs={"rows": 3}),
-            "approved_on": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            "approved_on": UKDateInput(),
         }
         help_texts = {
             "revision_note": "A short, plain-English summary of what changed, shown to parents.",
@@ -30,6 +30,8 @@ class DraftForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["body"].label = "The code"
         self.fields["document_version"].label = "Version number, as you write it"
+        self.fields["approved_on"].input_formats = UK_DATE_FORMATS
+        self.fields["approved_on"].help_text = UK_DATE_HINT
         # Labels carry no asterisk for a required field: the optional ones say so instead.
         for field in self.fields.values():
             if not field.required:
@@ -51,15 +53,13 @@ class DraftForm(forms.ModelForm):
 
 
 class PublishForm(forms.Form):
-    effective_from = forms.DateField(
+    effective_from = uk_date_field(
         label="Effective from",
         help_text="The date this version comes into force. It can be in the future.",
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
-    review_due = forms.DateField(
+    review_due = uk_date_field(
         label="Review due",
         help_text="Usually a year after the effective date.",
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
     requires_signing = forms.TypedChoiceField(
         label="Must parents and carers sign again?",

@@ -9,7 +9,7 @@ from django import forms
 from django.utils import timezone
 
 from declarations import services
-from portal.forms import FilterForm, form_helper, submit_button
+from portal.forms import FilterForm, form_helper, submit_button, uk_date_field
 
 
 def _version_shown():
@@ -78,11 +78,10 @@ class DeclineForm(forms.Form):
 class PaperForm(forms.Form):
     """A declaration signed on paper, recorded by office staff."""
 
-    signed_on = forms.DateField(
+    signed_on = uk_date_field(
         label="Date signed",
         help_text="The date the carer wrote on the form.",
-        widget=forms.DateInput(attrs={"type": "date", "class": "w-auto"}, format="%Y-%m-%d"),
-        error_messages={"required": "Enter the date signed", "invalid": "Enter a real date"},
+        error_messages={"required": "Enter the date signed", "invalid": "Enter a real date, like 22/11/2026"},
     )
     name_as_written = forms.CharField(
         label="Name as written on the form",

@@ -6,7 +6,7 @@ from django import forms
 
 from evidence.exports import DeclarationFilters
 from evidence.pdf import CODE_ALPHABET, CODE_LENGTH, normalise_code
-from portal.forms import FilterForm, form_helper, submit_button
+from portal.forms import FilterForm, form_helper, submit_button, uk_date_field
 
 VERIFY_MAX_BYTES = 10 * 1024 * 1024
 
@@ -62,17 +62,15 @@ class ExportForm(forms.Form):
     version = forms.TypedChoiceField(label="Version", required=False, coerce=int, empty_value=None)
     year_group = forms.ChoiceField(label="Year group", required=False)
     reg_group = forms.ChoiceField(label="Registration group", required=False)
-    signed_from = forms.DateField(
+    signed_from = uk_date_field(
         label="Signed on or after",
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
-        error_messages={"invalid": "Enter a real date, like 1 September 2026"},
+        error_messages={"invalid": "Enter a real date, like 1/9/2026"},
     )
-    signed_to = forms.DateField(
+    signed_to = uk_date_field(
         label="Signed on or before",
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
-        error_messages={"invalid": "Enter a real date, like 31 July 2027"},
+        error_messages={"invalid": "Enter a real date, like 31/7/2027"},
     )
 
     def __init__(self, *args, versions, year_groups, reg_groups, **kwargs):

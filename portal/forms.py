@@ -70,3 +70,23 @@ class FilterForm(forms.Form):
     def value(self, name: str, default: str = "") -> str:
         self.is_valid()
         return self.cleaned_data.get(name) or default
+# Dates are typed day first, as in the UK, whatever the language of the browser: a native date
+# picker (<input type="date">) shows the browser's own order, month first in a US-English one.
+UK_DATE_FORMATS = ["%d/%m/%Y", "%d/%m/%y", "%d-%m-%Y", "%d.%m.%Y", "%d %B %Y", "%d %b %Y", "%Y-%m-%d"]
+UK_DATE_HINT = "Day, month, year, for example 22/11/2026."
+
+
+class UKDateInput(forms.DateInput):
+    """A text box for a date, shown as 22/11/2026."""
+
+    input_type = "text"
+
+    def __init__(self, attrs=None):
+        defaults = {"inputmode": "numeric", "autocomplete": "off", "size": "12", "class": "w-auto"}
+        super().__init__(attrs={**defaults, **(attrs or {})}, format="%d/%m/%Y")
+
+
+def uk_date_field(*, help_text: str = "", **kwargs) -> forms.DateField:
+    """A DateField typed day first (UK_DATE_FORMATS), its hint ending with an example."""
+    hint = f"{help_text} {UK_DATE_HINT}".strip()
+    return forms.DateField(input_formats=UK_DATE_FORMATS, widget=UKDateInput(), help_text=hint, **kwargs)

@@ -76,7 +76,7 @@ def test_publish_form_defaults_review_date_to_one_year_on(client, verified_clien
     client.post(f"/staff/codes/{school_code.pk}/draft/")
     draft = school_code.versions.get(status="draft")
     page = client.get(f"/staff/versions/{draft.pk}/publish/").content.decode()
-    assert 'value="2026-11-22"' in page and 'value="2027-11-22"' in page
+    assert 'value="22/11/2026"' in page and 'value="22/11/2027"' in page
 
 
 def test_publish_page_says_how_many_carers_at_how_many_schools_will_be_emailed(client, verified_client, school, school_code, headteacher):
@@ -281,3 +281,19 @@ def test_an_association_code_no_school_uses_says_nobody_can_sign_it(client, veri
         assert "Nobody can sign this code yet:</strong> no school uses it" in page, url
     SchoolFactory(association=lonely)
     assert "Nobody can sign this code yet" not in client.get("/staff/").content.decode()
+
+
+def test_dates_are_typed_and_shown_day_first_whatever_the_browser(client, verified_client, school_code, headteacher):
+    from codes.forms import PublishForm
+
+    verified_client(client, headteacher)
+    client.post(f"/staff/codes/{school_code.pk}/draft/")
+    draft = school_code.versions.get(status="draft")
+    page = client.get(f"/staff/versions/{draft.pk}/publish/").content.decode()
+    assert 'type="date"' not in page, "a native date picker shows a US-English browser month first"
+    assert 'name="effective_from" value="22/11/2026"' in page and "for example 22/11/2026" in page
+    form = PublishForm({"effective_from": "1/12/2026", "review_due": "1 December 2027", "requires_signing": "yes"})
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["effective_from"] == datetime.date(2026, 12, 1)
+    assert form.cleaned_data["review_due"] == datetime.date(2027, 12, 1)
+    assert not PublishForm({"effective_from": "11/22/2026", "review_due": "22/11/2027", "requires_signing": "yes"}).is_valid()

@@ -56,7 +56,7 @@ def test_anyone_checks_a_declaration_by_code_and_by_upload(page, whitefield_pdf,
     changed.write_bytes(bytes(data))
     page.get_by_label("The declaration PDF").set_input_files(str(changed))
     page.get_by_role("button", name="Check the PDF").click()
-    expect(page.get_by_role("heading", name="Not valid", exact=True)).to_be_visible()
+    expect(page.get_by_role("heading", name="Not valid: do not rely on this file", exact=True)).to_be_visible()
     expect(page.locator("main")).to_contain_text("The PDF's seal is broken")
     axe_audit.check(page)
     axe_audit.assert_clean()

@@ -90,7 +90,7 @@ def test_headteacher_publishes_a_new_version(page, axe_audit, sign_in):
     # Publish: first without answering the question, then "Yes" with the default dates.
     expect(page.get_by_role("heading", level=1)).to_have_text("Publish version 2")
     today = timezone.localdate()
-    expect(page.get_by_label("Effective from")).to_have_value(today.isoformat())
+    expect(page.get_by_label("Effective from")).to_have_value(f"{today:%d/%m/%Y}")
     axe_audit.check(page)
     submit_without_browser_checks(page, "Publish this version")
     expect(page.get_by_role("main")).to_contain_text("Say whether parents must sign again.")

@@ -335,6 +335,14 @@ def test_the_receipt_offers_the_carers_pdf_once_it_is_ready(opened, version):
     assert b"".join(copy.streaming_content) == stored(record)
 
 
+def test_the_receipt_offers_the_pdf_at_the_top_before_the_details(opened, version):
+    sign_in_browser(opened, version)
+    declaration_pdf_issue(declaration_id=OutboxMessage.objects.get().carer.declarations.get().pk)
+    receipt = html.unescape(opened.get("/sign/done/").content.decode())
+    button = receipt.index('class="btn btn-primary" href="/sign/copy/">Download your signed declaration (PDF)')
+    assert button < receipt.index("What you signed")
+
+
 def test_only_the_carers_own_session_gets_their_copy(opened, version):
     sign_in_browser(opened, version)
     declaration_pdf_issue(declaration_id=OutboxMessage.objects.get().carer.declarations.get().pk)
