@@ -19,12 +19,14 @@ def _organisation(request, slug):
     return get_object_or_404(permissions.managed_organisations(request.user), slug=slug)
 
 
+NEW_KEY = "api_new_key"  # the session holds a new key only from the POST to the next GET
+
+
 @mfa_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def keys(request, slug):
     organisation = _organisation(request, slug)
     form = ApiKeyForm(request.POST or None)
-    made = None
     if request.method == "POST" and form.is_valid():
         try:
             made = api_key_create(
@@ -34,11 +36,15 @@ def keys(request, slug):
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            form = ApiKeyForm()
+            # Post, redirect, get: reloading the page makes no second key, and shows this one no more.
+            request.session[NEW_KEY] = {"organisation": organisation.pk, "key": made.key}
+            return redirect("api_staff:keys", organisation.slug)
+    new = request.session.pop(NEW_KEY, None)
     response = render(
         request, "api/keys.html",
         {
-            "organisation": organisation, "form": form, "made": made, "keys": keys_of(organisation),
+            "organisation": organisation, "form": form, "keys": keys_of(organisation),
+            "new_key": new["key"] if new and new["organisation"] == organisation.pk else None,
             "snippet": snippet(request, organisation) if organisation.is_school else "",
             "website_origin": website_origin(organisation),
         },

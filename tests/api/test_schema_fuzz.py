@@ -8,8 +8,11 @@ WSGI application, so what is checked is what another system reads.
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
-from hypothesis import HealthCheck, settings as hypothesis_settings
+from django.db import close_old_connections
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -27,7 +30,19 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 
 
 @pytest.fixture
-def world(db, school, school_code, headteacher, settings, tasks):
+def one_connection():
+    """Requests go straight to the WSGI application, not through Django's test client, so do
+    as the test client does: keep the test's database connection open between requests (its
+    transaction holds the test's data; after a request Django would close it on PostgreSQL)."""
+    for signal in (request_started, request_finished):
+        signal.disconnect(close_old_connections)
+    yield
+    for signal in (request_started, request_finished):
+        signal.connect(close_old_connections)
+
+
+@pytest.fixture
+def world(one_connection, db, school, school_code, headteacher, settings, tasks):
     """A school whose carers have standings, one declaration, and a key with every scope."""
     settings.PORTAL_RATE_LIMITS = {**settings.PORTAL_RATE_LIMITS, "api_key": (100_000, 60)}
     version = school_code.versions.get()

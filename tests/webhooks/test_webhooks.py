@@ -236,3 +236,27 @@ def test_in_production_an_endpoint_must_be_https_and_public(settings, headteache
             register(headteacher, school, inside)
     monkeypatch.setattr("socket.getaddrinfo", lambda host, port: [(2, 1, 6, "", ("93.184.215.14", 0))])
     assert register(headteacher, school, "https://example.org/hook").secret.startswith("whsec_")
+
+
+def test_operators_see_keys_endpoints_and_deliveries_in_django_admin_without_their_secrets(
+    client, verified_client, headteacher, school, school_code, tasks
+):
+    from api.keys import api_key_create
+    from tests.factories import UserFactory
+
+    made = api_key_create(user=headteacher, organisation=school, name="Arbor", scopes=["read"])
+    endpoint = register(headteacher, school, "http://127.0.0.1:9/hook")
+    sign(family(school), school_code.versions.get())
+    delivery_attempt(WebhookDelivery.objects.get().pk)
+    operator = UserFactory(is_staff=True, is_superuser=True)
+    verified_client(client, operator)
+    pages = [
+        "/admin/api/apikey/", f"/admin/api/apikey/{made.record.pk}/change/",
+        "/admin/webhooks/webhookendpoint/", f"/admin/webhooks/webhookendpoint/{endpoint.pk}/change/",
+        "/admin/webhooks/webhookdelivery/", f"/admin/webhooks/webhookdelivery/{WebhookDelivery.objects.get().pk}/change/",
+    ]
+    for page in pages:
+        answer = client.get(page)
+        assert answer.status_code == 200, page
+        text = answer.content.decode()
+        assert made.key not in text and made.record.key_sha256 not in text and endpoint.secret not in text
