@@ -8,7 +8,7 @@ from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
-from portal.forms import FilterForm, form_helper, submit_button
+from portal.forms import FilterForm, form_helper, submit_button, uk_date_field
 from schools.models import AuditEvent, Pupil
 
 IMPORT_EXTENSIONS = {".csv", ".xlsx"}
@@ -125,10 +125,9 @@ class CarerEraseForm(forms.Form):
 class ErasureRefusalForm(forms.Form):
     """A request to erase a carer's data that the school refuses, and why (recorded, not acted on)."""
 
-    received_on = forms.DateField(
+    received_on = uk_date_field(
         label="Date the request was received",
-        widget=forms.DateInput(attrs={"type": "date", "class": "w-auto"}, format="%Y-%m-%d"),
-        error_messages={"required": "Enter the date the request was received.", "invalid": "Enter a real date."},
+        error_messages={"required": "Enter the date the request was received.", "invalid": "Enter a real date, like 22/11/2026."},
     )
     reason = forms.CharField(
         label="Why is the request refused?",

@@ -267,7 +267,7 @@ def test_a_refusal_needs_a_reason_and_a_received_date_not_in_the_future(as_head,
     assert "Give the reason for refusing the request." in page
     assert "The date the request was received must be today or in the past." in page
     response = as_head.post(url("carer_refuse_erasure", school, carer_id=mary.pk), {"received_on": "3/11", "reason": "x"})
-    assert "Enter a real date." in html.unescape(response.content.decode())
+    assert "Enter a real date, like 22/11/2026." in html.unescape(response.content.decode())
     assert not AuditEvent.objects.filter(action=AuditEvent.Action.REFUSE_ERASURE).exists()
     with pytest.raises(ValidationError):
         services.carer_erasure_refuse(
