@@ -113,6 +113,14 @@ class OutboxMessage(models.Model):
         DECLINED = "declined", "Not sent: declined before the e-mail went."
         LEFT = "left", "Not sent: no longer a parent or carer of a pupil on roll."
         NOTHING_TO_CONFIRM = "no-declaration", "Not sent: there is no declaration to confirm."
+        BOUNCED = "bounced", "Not sent: e-mail to this address bounced (needs another way)."
+
+    class Problem(models.TextChoices):
+        """What the e-mail service reported after the e-mail went (sending/bounces.py)."""
+
+        BOUNCED = "bounced", "Bounced"
+        REJECTED = "rejected", "Refused by the e-mail service"
+        COMPLAINED = "complained", "Marked as spam by the carer"
 
     school = models.ForeignKey("schools.Organisation", on_delete=models.PROTECT, related_name="outbox")
     carer = models.ForeignKey("schools.Carer", on_delete=models.PROTECT, related_name="outbox")
@@ -130,9 +138,16 @@ class OutboxMessage(models.Model):
     # For an e-mail sent on its own (no batch): when the sweep last asked a worker to send it.
     requeued_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # An invitation or reminder found outside the school's sending hours waits, pending, until
+    # they begin (sending/hours.py); no worker claims it before.
+    not_before = models.DateTimeField(null=True, blank=True)
     skip_reason = models.CharField(max_length=20, choices=SkipReason.choices, blank=True)
     # What the mail server said when it failed, for staff to act on (may quote the address).
     error = models.TextField(blank=True)
+    # The e-mail service's id for the message (django-anymail), how its tracking webhooks name it.
+    provider_message_id = models.CharField(max_length=255, blank=True, db_index=True)
+    problem = models.CharField(max_length=20, choices=Problem.choices, blank=True)
+    problem_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "declarations_outboxmessage"
