@@ -17,7 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from codes.services import code_for_school, published_versions
 from declarations import selectors
 from declarations.models import Declaration
-from evidence import services, subject_access
+from evidence import link_export, services, subject_access
 from evidence.exports import REGISTERS, DeclarationFilters
 from evidence.forms import ExportForm
 from evidence.models import Export
@@ -82,8 +82,25 @@ def home(request, school_slug):
             "version": selectors.version_to_sign(school),
             "exports": Export.objects.filter(school=school).select_related("requested_by")[:EXPORTS_SHOWN],
             "signed_count": Declaration.objects.filter(school=school).count(),
+            "link_choices": link_export.Who.choices,
         },
     )
+
+
+@mfa_required
+@require_POST
+def personal_links(request, school_slug):
+    """The personal links CSV for the school's messaging app (evidence/link_export.py)."""
+    school = _school(request, school_slug)
+    who = request.POST.get("who", link_export.Who.UNREACHED)
+    if who not in link_export.Who.values:
+        messages.error(request, "Choose whose links to export.")
+        return redirect("exports:home", school_slug=school.slug)
+    exported = link_export.personal_links_export(user=request.user, school=school, who=who, request=request)
+    if exported is None:
+        messages.error(request, "Your school has no code of conduct in force, so there are no links to sign.")
+        return redirect("exports:home", school_slug=school.slug)
+    return _attachment(exported.download)
 
 
 @mfa_required

@@ -274,6 +274,8 @@ class Carer(models.Model):
     forename = models.CharField(max_length=100)
     surname = models.CharField(max_length=100)
     email = models.EmailField(blank=True)
+    # From the information-system export: for the school's messaging app (sending/link_export.py).
+    mobile = models.CharField(max_length=32, blank=True)
     children = models.ManyToManyField(Pupil, through="PupilCarer", related_name="carers")
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
@@ -346,6 +348,7 @@ class AuditEvent(models.Model):
         RETENTION_DELETE = "retention_delete", "Deleted a declaration at the end of its retention period"
         RETENTION_RUN = "retention_run", "Deleted or erased data at the end of its retention period"
         REFUSE_ERASURE = "refuse_erasure", "Refused a request to erase a carer's data"
+        EXPORT_LINKS = "export_links", "Exported carers' personal signing links"
 
     at = models.DateTimeField("when", default=timezone.now, editable=False)
     actor = models.ForeignKey(

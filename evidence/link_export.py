@@ -1,0 +1,114 @@
+"""Personal links for the school's messaging app: the carers an e-mail does not reach (no address,
+or it bounced) or everyone still outstanding, each with their children, mobile number and own
+signing link, as CSV to load into ParentMail, Arbor, Schoolcomms or the like.
+
+A link is the carer's current one if it still works, so a carer already holding a link keeps it
+working; otherwise a new one is made, which replaces an expired or unrecoverable one (the rules of
+declarations.services.link_to_send, the same as every e-mail's). The links live only in the file:
+the portal keeps their hashes, as for e-mailed links. Each export is in the school's audit log.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+
+from django.core.exceptions import PermissionDenied
+from django.db import models, transaction
+from django.db.models import Prefetch
+from django.utils import timezone
+
+from declarations.models import SigningRequest
+from declarations.selectors import (
+    OUTSTANDING,
+    UNREACHED,
+    Standing,
+    carers_asked_to_sign,
+    signing_target,
+    with_standing,
+)
+from declarations.services import DEFAULT_LINK_DAYS, LINK_FIELDS, link_to_send, signing_request_for
+from evidence.exports import neutralise
+from evidence.services import Download
+from schools import permissions
+from schools.audit import audit_record
+from schools.models import AuditEvent, Organisation, Pupil
+from sending.emails import sign_link
+
+COLUMNS = ["Carer", "Children", "Mobile", "E-mail", "Why", "Personal link", "Link works until"]
+
+
+class Who(models.TextChoices):
+    UNREACHED = "unreached", "Carers an e-mail does not reach (no address, or it bounced)"
+    OUTSTANDING = "outstanding", "Everyone who has not signed or declined"
+
+
+@dataclass(frozen=True)
+class LinkExport:
+    download: Download
+    carers: int
+    new_links: int  # carers given a new link (they had none that still worked)
+
+
+def personal_links_export(*, user, school: Organisation, who: str = Who.UNREACHED, request=None) -> LinkExport | None:
+    """The CSV of personal links for `who` at the school, or None when no code is in force.
+    Refused with PermissionDenied unless `user` may manage the school's families."""
+    if not permissions.can_manage_families(user, school):
+        raise PermissionDenied("Only the school's headteacher and office staff may export personal links.")
+    target = signing_target(school)
+    if target is None:
+        return None
+    version = target.in_force
+    standings = UNREACHED if who == Who.UNREACHED else OUTSTANDING
+    carers = (
+        with_standing(carers_asked_to_sign(school), target)
+        .filter(standing__in=standings)
+        .prefetch_related(
+            Prefetch(
+                "children",
+                queryset=Pupil.objects.filter(on_roll=True).order_by("surname", "forename"),
+                to_attr="children_on_roll",
+            )
+        )
+        .order_by("surname", "forename", "pk")
+    )
+    now = timezone.now()
+    valid_days = school.link_valid_days or DEFAULT_LINK_DAYS
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    count = new_links = 0
+    with transaction.atomic():
+        for carer in carers:
+            signing_request = signing_request_for(carer=carer, version=version)
+            locked = SigningRequest.objects.select_for_update(no_key=True, of=("self",)).get(pk=signing_request.pk)
+            number = locked.link_number
+            token = link_to_send(locked, now=now, valid_days=valid_days)
+            locked.save(update_fields=LINK_FIELDS)
+            new_links += locked.link_number != number
+            count += 1
+            children = "; ".join(
+                f"{pupil.forename} {pupil.surname}" + (f" ({pupil.reg_group})" if pupil.reg_group else "")
+                for pupil in carer.children_on_roll
+            )
+            row = [
+                carer.full_name,
+                children,
+                carer.mobile,
+                carer.email,
+                Standing(carer.standing).label,
+                sign_link(token),
+                timezone.localtime(locked.expires_at).strftime("%d/%m/%Y"),
+            ]
+            writer.writerow([neutralise(value) for value in row])
+        audit_record(
+            actor=user,
+            school=school,
+            action=AuditEvent.Action.EXPORT_LINKS,
+            detail={"who": str(who), "carers": count, "new links": new_links, "version": version.number},
+            request=request,
+        )
+    filename = f"{school.slug}-personal-links-{timezone.localdate(now):%Y-%m-%d}.csv"
+    download = Download(filename, "text/csv; charset=utf-8", ("\ufeff" + buffer.getvalue()).encode("utf-8"))
+    return LinkExport(download, count, new_links)
