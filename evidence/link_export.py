@@ -51,17 +51,19 @@ class LinkExport:
     new_links: int  # carers given a new link (they had none that still worked)
 
 
-def personal_links_export(*, user, school: Organisation, who: str = Who.UNREACHED, request=None) -> LinkExport | None:
-    """The CSV of personal links for `who` at the school, or None when no code is in force.
-    Refused with PermissionDenied unless `user` may manage the school's families."""
-    if not permissions.can_manage_families(user, school):
-        raise PermissionDenied("Only the school's headteacher and office staff may export personal links.")
-    target = signing_target(school)
-    if target is None:
-        return None
-    version = target.in_force
+@dataclass(frozen=True)
+class IssuedLink:
+    carer: object
+    token: str
+    expires_at: object
+    new: bool  # a new link: the carer had none that still worked
+
+
+def carers_to_reach(school: Organisation, target, who: str = Who.UNREACHED):
+    """The carers `who` names, with where they stand (with_standing) and their children on roll
+    (`children_on_roll`), by surname."""
     standings = UNREACHED if who == Who.UNREACHED else OUTSTANDING
-    carers = (
+    return (
         with_standing(carers_asked_to_sign(school), target)
         .filter(standing__in=standings)
         .prefetch_related(
@@ -73,35 +75,59 @@ def personal_links_export(*, user, school: Organisation, who: str = Who.UNREACHE
         )
         .order_by("surname", "forename", "pk")
     )
+
+
+def links_issue(carers, *, school: Organisation, version) -> list[IssuedLink]:
+    """Each carer's link to sign `version`, by the e-mails' rule (declarations.services.
+    link_to_send): their current link if it still works, else a new one, which replaces an
+    expired or unrecoverable one. Run inside the caller's transaction."""
     now = timezone.now()
     valid_days = school.link_valid_days or DEFAULT_LINK_DAYS
+    issued = []
+    for carer in carers:
+        signing_request = signing_request_for(carer=carer, version=version)
+        locked = SigningRequest.objects.select_for_update(no_key=True, of=("self",)).get(pk=signing_request.pk)
+        number = locked.link_number
+        token = link_to_send(locked, now=now, valid_days=valid_days)
+        locked.save(update_fields=LINK_FIELDS)
+        issued.append(IssuedLink(carer, token, locked.expires_at, locked.link_number != number))
+    return issued
+
+
+def children_in_words(carer) -> str:
+    return "; ".join(
+        f"{pupil.forename} {pupil.surname}" + (f" ({pupil.reg_group})" if pupil.reg_group else "")
+        for pupil in carer.children_on_roll
+    )
+
+
+def personal_links_export(*, user, school: Organisation, who: str = Who.UNREACHED, request=None) -> LinkExport | None:
+    """The CSV of personal links for `who` at the school, or None when no code is in force.
+    Refused with PermissionDenied unless `user` may manage the school's families."""
+    if not permissions.can_manage_families(user, school):
+        raise PermissionDenied("Only the school's headteacher and office staff may export personal links.")
+    target = signing_target(school)
+    if target is None:
+        return None
+    version = target.in_force
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(COLUMNS)
-    count = new_links = 0
     with transaction.atomic():
-        for carer in carers:
-            signing_request = signing_request_for(carer=carer, version=version)
-            locked = SigningRequest.objects.select_for_update(no_key=True, of=("self",)).get(pk=signing_request.pk)
-            number = locked.link_number
-            token = link_to_send(locked, now=now, valid_days=valid_days)
-            locked.save(update_fields=LINK_FIELDS)
-            new_links += locked.link_number != number
-            count += 1
-            children = "; ".join(
-                f"{pupil.forename} {pupil.surname}" + (f" ({pupil.reg_group})" if pupil.reg_group else "")
-                for pupil in carer.children_on_roll
-            )
+        issued = links_issue(carers_to_reach(school, target, who), school=school, version=version)
+        for link in issued:
+            carer = link.carer
             row = [
                 carer.full_name,
-                children,
+                children_in_words(carer),
                 carer.mobile,
                 carer.email,
                 Standing(carer.standing).label,
-                sign_link(token),
-                timezone.localtime(locked.expires_at).strftime("%d/%m/%Y"),
+                sign_link(link.token),
+                timezone.localtime(link.expires_at).strftime("%d/%m/%Y"),
             ]
             writer.writerow([neutralise(value) for value in row])
+        count, new_links = len(issued), sum(link.new for link in issued)
         audit_record(
             actor=user,
             school=school,
@@ -109,6 +135,7 @@ def personal_links_export(*, user, school: Organisation, who: str = Who.UNREACHE
             detail={"who": str(who), "carers": count, "new links": new_links, "version": version.number},
             request=request,
         )
+    now = timezone.now()
     filename = f"{school.slug}-personal-links-{timezone.localdate(now):%Y-%m-%d}.csv"
     download = Download(filename, "text/csv; charset=utf-8", ("\ufeff" + buffer.getvalue()).encode("utf-8"))
     return LinkExport(download, count, new_links)

@@ -349,6 +349,7 @@ class AuditEvent(models.Model):
         RETENTION_RUN = "retention_run", "Deleted or erased data at the end of its retention period"
         REFUSE_ERASURE = "refuse_erasure", "Refused a request to erase a carer's data"
         EXPORT_LINKS = "export_links", "Exported carers' personal signing links"
+        PRINT_PAPER_FORMS = "print_paper_forms", "Printed prefilled paper forms"
 
     at = models.DateTimeField("when", default=timezone.now, editable=False)
     actor = models.ForeignKey(
