@@ -165,6 +165,9 @@ class StaffRole(models.Model):
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="staff_roles")
     role = models.CharField(max_length=32, choices=Role.choices)
     job_title = models.CharField(max_length=120, blank=True)
+    # Headteachers and association admins: the weekly completion e-mail (sending/staff_notices.py),
+    # which each turns off or on for themselves (staff/account/weekly-email/).
+    weekly_digest = models.BooleanField("weekly completion e-mail", default=True)
 
     class Meta:
         constraints = [

@@ -231,3 +231,29 @@ class ScheduledStep(models.Model):
     def __str__(self):
         who = f"carer #{self.carer_id}" if self.carer_id else str(self.school)
         return f"{self.get_kind_display()}: {who}, version {self.version.number}, due {self.due_at:%Y-%m-%d %H:%M}"
+
+
+class StaffNotice(models.Model):
+    """One e-mail to a school's or association's staff (sending/staff_notices.py): the declines
+    with a message since the last one (to the office, at most one an hour per school), or the
+    weekly completion digest (to headteachers and association admins). Written before it is
+    sent, so that however often the scheduler runs each goes once: a second run finds the row."""
+
+    class Kind(models.TextChoices):
+        DECLINES = "declines", "Declines with a message, to the office"
+        WEEKLY = "weekly", "Weekly completion e-mail"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    organisation = models.ForeignKey("schools.Organisation", on_delete=models.CASCADE, related_name="+")
+    # What it covers: declines made after period_start up to period_end; the week from period_start.
+    period_start = models.DateTimeField()
+    period_end = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    recipients = models.PositiveIntegerField(default=0)
+    outcome = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "organisation", "period_start"], name="one_staff_notice_per_period"),
+        ]
