@@ -28,7 +28,13 @@ from declarations.selectors import (
     signing_target,
     with_standing,
 )
-from declarations.services import DEFAULT_LINK_DAYS, LINK_FIELDS, link_to_send, signing_request_for
+from declarations.services import (
+    DEFAULT_LINK_DAYS,
+    LINK_FIELDS,
+    link_short_code,
+    link_to_send,
+    signing_request_for,
+)
 from evidence.exports import neutralise
 from evidence.services import Download
 from schools import permissions
@@ -57,6 +63,7 @@ class IssuedLink:
     token: str
     expires_at: object
     new: bool  # a new link: the carer had none that still worked
+    short_code: str = ""  # with `short`: the link's short code, for a printed form
 
 
 def carers_to_reach(school: Organisation, target, who: str = Who.UNREACHED):
@@ -77,7 +84,7 @@ def carers_to_reach(school: Organisation, target, who: str = Who.UNREACHED):
     )
 
 
-def links_issue(carers, *, school: Organisation, version) -> list[IssuedLink]:
+def links_issue(carers, *, school: Organisation, version, short: bool = False) -> list[IssuedLink]:
     """Each carer's link to sign `version`, by the e-mails' rule (declarations.services.
     link_to_send): their current link if it still works, else a new one, which replaces an
     expired or unrecoverable one. Run inside the caller's transaction."""
@@ -89,8 +96,9 @@ def links_issue(carers, *, school: Organisation, version) -> list[IssuedLink]:
         locked = SigningRequest.objects.select_for_update(no_key=True, of=("self",)).get(pk=signing_request.pk)
         number = locked.link_number
         token = link_to_send(locked, now=now, valid_days=valid_days)
+        code = link_short_code(locked) if short else ""
         locked.save(update_fields=LINK_FIELDS)
-        issued.append(IssuedLink(carer, token, locked.expires_at, locked.link_number != number))
+        issued.append(IssuedLink(carer, token, locked.expires_at, locked.link_number != number, code))
     return issued
 
 

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 
 from codes.markup import render_markdown
@@ -65,7 +67,7 @@ def paper_forms_print(
     if reg_group:
         carers = carers.filter(children__on_roll=True, children__reg_group=reg_group).distinct()
     with transaction.atomic():
-        issued = links_issue(carers, school=school, version=version)
+        issued = links_issue(carers, school=school, version=version, short=True)
         if not issued:
             return PaperForms(None, 0, 0)
         audit_record(
@@ -93,6 +95,7 @@ def paper_forms_print(
                 "statement_html": render_markdown(statement_for(carer=carer, version=version)),
                 "reference": form_reference(carer),
                 "link": url,
+                "short": settings.PORTAL_BASE_URL + reverse("signing:short_link", args=[link.short_code]),
                 "qr": _qr_data_uri(url),
                 "expires": timezone.localtime(link.expires_at),
             }

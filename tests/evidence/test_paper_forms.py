@@ -52,10 +52,9 @@ def pages(response) -> list[str]:
     return [page.extract_text() for page in PdfReader(io.BytesIO(response.content)).pages]
 
 
-def printed_link(text: str) -> str:
-    """The signing link printed on a page (an address may wrap over lines)."""
-    joined = re.sub(r"\s+", "", text)
-    return re.search(r"https?://[^\s]*/sign/t/[A-Za-z0-9_-]{43}/?", joined).group(0)
+def printed_address(text: str) -> str:
+    """The short address of the carer's link printed on a page."""
+    return re.search(r"https?://\S*/sign/s/[A-Z2-7]{4}-[A-Z2-7]{4}-[A-Z2-7]{4}/", text).group(0)
 
 
 def test_forms_for_carers_an_email_does_not_reach_name_them_and_their_children_with_lines_and_a_link(
@@ -70,10 +69,11 @@ def test_forms_for_carers_an_email_does_not_reach_name_them_and_their_children_w
         assert child.forename in text and child.surname in text
         assert "Signature" in text and "Date" in text and "Name in capitals" in text
         assert form_reference(carer) in text
-    # The printed address opens the carer's own signing page.
+    # The printed short address opens the carer's own signing page, typed in any case.
     client.logout()
-    link = printed_link(texts[1])
-    assert client.get(urlsplit(link).path, follow=True).status_code == 200
+    address = urlsplit(printed_address(texts[1])).path
+    opened = client.get(address.lower(), follow=True)
+    assert opened.status_code == 200 and "Nora Noemail" in opened.content.decode()
     assert SigningRequest.objects.get(carer=families["no_email"]).link_number == 1
     event = AuditEvent.objects.get(action=AuditEvent.Action.PRINT_PAPER_FORMS)
     assert event.detail["carers"] == 2
@@ -122,3 +122,14 @@ def test_staff_of_another_school_cannot_print_its_forms(client, verified_client,
     verified_client(client, StaffRoleFactory(organisation=SchoolFactory()).user)
     assert client.post(reverse("exports:paper_forms", args=[school.slug]), {"who": "unreached"}).status_code == 404
     assert not AuditEvent.objects.filter(action=AuditEvent.Action.PRINT_PAPER_FORMS).exists()
+
+
+def test_a_short_address_stops_working_once_a_new_link_replaces_its_link(staff, school, families, client):
+    from declarations import services
+
+    texts = pages(staff.post(reverse("exports:paper_forms", args=[school.slug]), {"carer": families["no_email"].pk}))
+    address = urlsplit(printed_address(texts[0])).path
+    services.link_issue(signing_request=SigningRequest.objects.get(carer=families["no_email"]))
+    client.logout()
+    assert client.get(address).status_code == 404
+    assert client.get("/sign/s/AAAA-BBBB-CCCC/").status_code == 404
