@@ -23,6 +23,9 @@ class SigningRequest(models.Model):
     carer = models.ForeignKey("schools.Carer", on_delete=models.PROTECT, related_name="signing_requests")
     version = models.ForeignKey("codes.CodeVersion", on_delete=models.PROTECT, related_name="signing_requests")
     token_hash = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    # The SHA-256 of the current link's short code, printed on a paper form (declarations/tokens.py:
+    # short_code); empty until one is printed, and again whenever a new link replaces it.
+    short_hash = models.CharField(max_length=64, blank=True, db_index=True)
     # Only ever goes up, so a replaced link is never made again.
     link_number = models.PositiveIntegerField(
         default=0, editable=False, help_text="The number of the current link (0: none issued yet)."

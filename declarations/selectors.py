@@ -17,6 +17,7 @@ from django.db.models import (
     Case,
     CharField,
     Exists,
+    F,
     OuterRef,
     Prefetch,
     Subquery,
@@ -229,6 +230,7 @@ class Standing(models.TextChoices):
     PAPER = "paper", "Signed on paper"
     DECLINED = "declined", "Declined"
     NO_EMAIL = "no-email", "No e-mail address: needs a paper form"
+    BOUNCED = "bounced", "E-mail bounced: needs another way"
     NOT_SENT = "not-sent", "Not sent yet"
     FAILED = "failed", "E-mail could not be sent"
     SENT = "sent", "Sent, not opened"
@@ -237,7 +239,17 @@ class Standing(models.TextChoices):
 
 
 SIGNED = [Standing.ONLINE, Standing.PAPER]
-OUTSTANDING = [Standing.NO_EMAIL, Standing.NOT_SENT, Standing.FAILED, Standing.SENT, Standing.OPENED, Standing.EXPIRED]
+OUTSTANDING = [
+    Standing.NO_EMAIL,
+    Standing.BOUNCED,
+    Standing.NOT_SENT,
+    Standing.FAILED,
+    Standing.SENT,
+    Standing.OPENED,
+    Standing.EXPIRED,
+]
+# Outstanding carers an e-mail does not reach: the paper-form and personal-link lists.
+UNREACHED = [Standing.NO_EMAIL, Standing.BOUNCED]
 
 
 def with_standing(carers, target: SigningTarget, *, schools=None, now: datetime.datetime | None = None):
@@ -285,6 +297,7 @@ def with_standing(carers, target: SigningTarget, *, schools=None, now: datetime.
             When(pk__in=answers.values("carer_id"), then=Value(Standing.ONLINE)),
             When(pk__in=declines.values("carer_id"), then=Value(Standing.DECLINED)),
             When(email="", then=Value(Standing.NO_EMAIL)),
+            When(email_bounced=F("email"), then=Value(Standing.BOUNCED)),
             default=Coalesce(Subquery(asked), Value(Standing.NOT_SENT)),
             output_field=CharField(),
         )

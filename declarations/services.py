@@ -20,7 +20,13 @@ from codes.services import declaration_text
 from declarations import selectors
 from declarations.models import Declaration, Decline, SigningRequest
 from declarations.signals import declaration_declined, declaration_recorded
-from declarations.tokens import hash_token, link_token
+from declarations.tokens import (
+    hash_short_code,
+    hash_token,
+    link_token,
+    short_code,
+    short_code_normalised,
+)
 from schools.audit import audit_record
 from schools.models import AuditEvent, Carer, Pupil
 
@@ -73,7 +79,7 @@ def signing_request_for(*, carer, version) -> SigningRequest:
 
 
 # What makes a link, as SigningRequest fields (saved together by whoever sets them).
-LINK_FIELDS = ["token_hash", "link_number", "issued_at", "expires_at", "reissued_count"]
+LINK_FIELDS = ["token_hash", "link_number", "issued_at", "expires_at", "reissued_count", "short_hash"]
 
 
 def link_next(signing_request: SigningRequest, *, now: datetime.datetime, valid_days: int) -> str:
@@ -86,6 +92,7 @@ def link_next(signing_request: SigningRequest, *, now: datetime.datetime, valid_
         signing_request.reissued_count += 1
     signing_request.link_number = number
     signing_request.token_hash = hash_token(token)
+    signing_request.short_hash = ""  # a printed short address of the old link opens nothing
     signing_request.issued_at = now
     signing_request.expires_at = now + datetime.timedelta(days=valid_days)
     return token
@@ -132,6 +139,33 @@ def link_issue(*, signing_request: SigningRequest, valid_days: int | None = None
     token = link_next(locked, now=timezone.now(), valid_days=valid_days)
     locked.save(update_fields=LINK_FIELDS)
     signing_request.refresh_from_db()
+    return token
+
+
+def link_short_code(signing_request: SigningRequest) -> str:
+    """The short code of the request's current link, for a printed form: its hash set on the
+    request (not saved; save with LINK_FIELDS)."""
+    code = short_code(signing_request.pk, signing_request.link_number)
+    signing_request.short_hash = hash_short_code(code)
+    return code
+
+
+def short_link_check(*, code: str) -> str:
+    """The token of the link a printed short code stands for. Raises LinkNotFound for an unknown
+    code or one whose link has been replaced, LinkExpired for an expired one."""
+    normalised = short_code_normalised(code)
+    if normalised is None:
+        raise LinkNotFound("This address is not recognised.")
+    signing_request = (
+        SigningRequest.objects.select_related("school").filter(short_hash=hash_short_code(normalised)).first()
+    )
+    if signing_request is None:
+        raise LinkNotFound("This address is not recognised.")
+    token = link_token(signing_request.pk, signing_request.link_number)
+    if hash_token(token) != signing_request.token_hash:
+        raise LinkNotFound("This address is not recognised.")
+    if not link_is_live(signing_request):
+        raise LinkExpired(signing_request)
     return token
 
 

@@ -11,7 +11,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_safe
 
-from declarations import selectors, services
+from declarations import form_reference, selectors, services
 from declarations.forms import PaperForm, StatusFilterForm
 from schools import permissions
 from schools.mfa import mfa_required
@@ -105,5 +105,28 @@ def record_paper(request, school_slug, carer_id):
     return render(
         request,
         "declarations/staff/paper_form.html",
-        {"school": school, "carer": carer, "version": version, "form": form},
+        {
+            "school": school,
+            "carer": carer,
+            "version": version,
+            "form": form,
+            "reference": form_reference.form_reference(carer),
+        },
     )
+
+
+@mfa_required
+@require_safe
+def paper_find(request, school_slug):
+    """A returned paper form's reference (?reference=PF-1234-K) opens its carer's record-paper page."""
+    school = _school(request, school_slug)
+    reference = request.GET.get("reference", "").strip()[:40]
+    carer = form_reference.carer_for_reference(selectors.carers_asked_to_sign(school), reference)
+    if carer is None:
+        messages.error(
+            request,
+            f"No paper form of {school.name} has the reference “{reference}”. Check it against the form "
+            "(PF-, a number and a letter).",
+        )
+        return redirect("declarations_staff:status", school_slug=school.slug)
+    return redirect("declarations_staff:paper", school_slug=school.slug, carer_id=carer.pk)

@@ -34,3 +34,33 @@ def link_token(request_id: int, number: int) -> str:
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("ascii", "replace")).hexdigest()
+
+
+# A printed form's short address: typed in by hand, so 12 letters and digits (60 bits) rather than
+# the link's 43 characters. Also an HMAC of the request's id and link number (so it is never
+# stored, only its SHA-256), it opens only the link it was made with, and only while that link
+# is the request's current one (services.short_link_check); guessing is held back by the signing
+# links' rate limits.
+_SHORT_PURPOSE = "declarations.tokens.short-link"
+_BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+_TYPED = str.maketrans({"0": "O", "1": "I", "8": "B", "9": "G"})  # what a reader may type instead
+
+
+def short_code(request_id: int, number: int) -> str:
+    """E.g. "K7QD-MX2A-PL4R"."""
+    secret = getattr(settings, "PORTAL_LINK_SECRET", "") or settings.SECRET_KEY
+    digest = salted_hmac(_SHORT_PURPOSE, f"{request_id}:{number}", secret=secret, algorithm="sha256").digest()
+    code = base64.b32encode(digest).decode("ascii")[:12]
+    return "-".join(code[i : i + 4] for i in range(0, 12, 4))
+
+
+def short_code_normalised(text: str) -> str | None:
+    """The code as made, from what was typed (any case, spaces or dashes, 0 for O...), or None."""
+    code = "".join((text or "").upper().split()).replace("-", "").translate(_TYPED)
+    if len(code) != 12 or any(char not in _BASE32 for char in code):
+        return None
+    return "-".join(code[i : i + 4] for i in range(0, 12, 4))
+
+
+def hash_short_code(code: str) -> str:
+    return hashlib.sha256(code.encode("ascii")).hexdigest()

@@ -53,6 +53,26 @@ def link(request, token, then="sign"):
     return see_other(reverse(f"signing:{then}"))
 
 
+@require_safe
+@signing_page
+def short_link(request, code):
+    """A printed form's short address: on to the carer's link it stands for, counted against the
+    same rate limits as the links themselves."""
+    who = ratelimit.client(request)
+    for name, over in (("link", ratelimit.count("link", who)), ("link_miss", ratelimit.is_over("link_miss", who))):
+        if over:
+            return ratelimit.too_many(request, name)
+    try:
+        token = services.short_link_check(code=code[:40])
+    except services.LinkNotFound:
+        ratelimit.count("link_miss", who)
+        return session.link_problem(request, reason="unknown", status=404)
+    except services.LinkExpired as refused:
+        ratelimit.count("link_miss", who)
+        return session.link_problem(request, reason="expired", status=410, school=refused.signing_request.school)
+    return see_other(reverse("signing:link", kwargs={"token": token}))
+
+
 def _sign_context(signing_request, version, form, *, previous, notice="") -> dict:
     carer, school = signing_request.carer, signing_request.school
     children = selectors.signing_children(signing_request)

@@ -12,6 +12,8 @@ urlpatterns = [
     path("<slug:school_slug>/<int:export_id>/download/", export_views.download, name="download"),
     path("<slug:school_slug>/register.<str:file_format>", export_views.register, name="register"),
     path("<slug:school_slug>/declarations/<int:declaration_id>/pdf/", export_views.declaration_pdf, name="declaration_pdf"),
+    path("<slug:school_slug>/personal-links.csv", export_views.personal_links, name="personal_links"),
+    path("<slug:school_slug>/paper-forms.pdf", export_views.print_paper_forms, name="paper_forms"),
     path(
         "<slug:school_slug>/carers/<int:carer_id>/subject-access/",
         export_views.carer_subject_access,

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from codes.services import code_for_school, published_versions
 from declarations import selectors
 from declarations.models import Declaration
-from evidence import services, subject_access
+from evidence import link_export, paper_forms, services, subject_access
 from evidence.exports import REGISTERS
 from evidence.forms import ExportForm, RegisterFilterForm
 from evidence.models import Export
@@ -67,6 +67,7 @@ def home(request, school_slug):
         if export.total == 0:
             messages.info(request, "No declarations match what you chose; the ZIP will be empty.")
         return redirect("exports:detail", school_slug=school.slug, export_id=export.pk)
+    year_groups, reg_groups = groups_on_roll(school)
     return render(
         request,
         "declarations/exports/home.html",
@@ -76,8 +77,59 @@ def home(request, school_slug):
             "version": selectors.version_to_sign(school),
             "exports": Export.objects.filter(school=school).select_related("requested_by")[:EXPORTS_SHOWN],
             "signed_count": Declaration.objects.filter(school=school).count(),
+            "link_choices": link_export.Who.choices,
+            "year_groups": year_groups,
+            "reg_groups": reg_groups,
         },
     )
+
+
+@mfa_required
+@require_POST
+def personal_links(request, school_slug):
+    """The personal links CSV for the school's messaging app (evidence/link_export.py)."""
+    school = _school(request, school_slug)
+    who = request.POST.get("who", link_export.Who.UNREACHED)
+    if who not in link_export.Who.values:
+        messages.error(request, "Choose whose links to export.")
+        return redirect("exports:home", school_slug=school.slug)
+    exported = link_export.personal_links_export(user=request.user, school=school, who=who, request=request)
+    if exported is None:
+        messages.error(request, "Your school has no code of conduct in force, so there are no links to sign.")
+        return redirect("exports:home", school_slug=school.slug)
+    return _attachment(exported.download)
+
+
+@mfa_required
+@require_POST
+def print_paper_forms(request, school_slug):
+    """Prefilled paper forms as one PDF (evidence/paper_forms.py): one carer's (carer=ID), or
+    those `who` names, optionally of one year group (year=) or registration group (reg=)."""
+    school = _school(request, school_slug)
+    who = request.POST.get("who", link_export.Who.UNREACHED)
+    try:
+        carer_id = int(request.POST.get("carer", "") or 0) or None
+    except ValueError:
+        carer_id = None
+    if who not in link_export.Who.values:
+        messages.error(request, "Choose whose paper forms to print.")
+        return redirect("exports:home", school_slug=school.slug)
+    printed = paper_forms.paper_forms_print(
+        user=request.user,
+        school=school,
+        who=who,
+        year_group=request.POST.get("year", "").strip()[:2],
+        reg_group=request.POST.get("reg", "").strip()[:40],
+        carer_id=carer_id,
+        request=request,
+    )
+    if printed is None:
+        messages.error(request, "Your school has no code of conduct in force, so there is nothing to sign.")
+        return redirect("exports:home", school_slug=school.slug)
+    if printed.download is None:
+        messages.info(request, "Nobody you chose needs a paper form: there is nothing to print.")
+        return redirect("exports:home", school_slug=school.slug)
+    return _attachment(printed.download)
 
 
 @mfa_required

@@ -1,3 +1,5 @@
+from importlib.util import find_spec
+
 from django.contrib import admin
 from django.urls import include, path
 from django_otp.admin import OTPAdminSite
@@ -26,3 +28,6 @@ urlpatterns = [
     path("verify/", include("evidence.verification_urls")),
     path("", include("codes.urls")),
 ]
+
+if find_spec("anymail"):  # an e-mail service's bounce and complaint webhooks (sending/bounces.py)
+    urlpatterns.insert(0, path("anymail/", include("sending.webhook_urls")))

@@ -12,6 +12,7 @@ import qrcode
 import qrcode.image.svg
 from axes.helpers import get_cool_off
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render, resolve_url
@@ -20,7 +21,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from schools import mfa
+from schools import mfa, services
 from schools.account_forms import AuthenticatorCodeForm, RecoveryCodeForm
 
 # The codes just made, kept in the session only until the page that shows them once.
@@ -150,3 +151,17 @@ def locked_out(request, original_response=None, credentials=None):
         {"minutes": minutes, "failure_limit": settings.AXES_FAILURE_LIMIT},
         status=429,
     )
+
+
+@never_cache
+@mfa.mfa_required
+@require_http_methods(["GET", "POST"])
+def weekly_digest(request):
+    """Turn the weekly completion e-mail off or on, for each school or association the user leads."""
+    roles = list(services.weekly_digest_roles(request.user))
+    if request.method == "POST":
+        wanted = {role.pk for role in roles if request.POST.get(f"role-{role.pk}") == "on"}
+        services.weekly_digest_choose(user=request.user, wanted=wanted)
+        messages.success(request, "Saved: you will get the weekly completion e-mail for what is ticked.")
+        return redirect("account:weekly_digest")
+    return render(request, "account/weekly_digest.html", {"roles": roles})

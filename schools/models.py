@@ -1,6 +1,9 @@
 """Organisations (associations and schools) and the staff who act for them."""
 
+import datetime
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
@@ -23,9 +26,13 @@ def parse_reminder_days(value: str) -> list[int]:
     return days
 
 
-def validate_reminder_days(value: str) -> None:
-    from django.core.exceptions import ValidationError
+def validate_sending_days(value: str) -> None:
+    """Sending days: ISO weekday digits (1 Monday .. 7 Sunday), each at most once, at least one."""
+    if not value or not set(value) <= set("1234567") or len(set(value)) != len(value):
+        raise ValidationError("Give the days as digits, 1 for Monday to 7 for Sunday, each once (e.g. 123456).")
 
+
+def validate_reminder_days(value: str) -> None:
     try:
         parse_reminder_days(value)
     except ValueError:
@@ -92,6 +99,20 @@ class Organisation(models.Model):
         validators=[MaxValueValidator(MAX_REMINDERS)],
         help_text="0 sends no reminders; never more than 3.",
     )
+    # Sending hours (sending/hours.py): invitations and reminders wait for them.
+    sending_hours_from = models.TimeField(
+        "send invitations and reminders from",
+        default=datetime.time(8, 0),
+        help_text="UK time. The same time in both boxes means at any time of day.",
+    )
+    sending_hours_until = models.TimeField("until", default=datetime.time(19, 0))
+    sending_days = models.CharField(
+        "on days",
+        max_length=7,
+        default="123456",
+        validators=[validate_sending_days],
+        help_text="The days of the week, 1 for Monday to 7 for Sunday, e.g. 123456 for Monday to Saturday.",
+    )
     invite_starters_automatically = models.BooleanField(
         "invite new families automatically",
         default=True,
@@ -119,6 +140,11 @@ class Organisation(models.Model):
             models.CheckConstraint(
                 condition=Q(kind="school") | Q(association__isnull=True),
                 name="only_schools_belong_to_associations",
+            ),
+            models.CheckConstraint(
+                condition=Q(sending_hours_from__lte=models.F("sending_hours_until")),
+                name="sending_hours_start_before_they_end",
+                violation_error_message="Sending hours must start before they end (or be the same for any time).",
             ),
         ]
 
@@ -166,6 +192,9 @@ class StaffRole(models.Model):
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="staff_roles")
     role = models.CharField(max_length=32, choices=Role.choices)
     job_title = models.CharField(max_length=120, blank=True)
+    # Headteachers and association admins: the weekly completion e-mail (sending/staff_notices.py),
+    # which each turns off or on for themselves (staff/account/weekly-email/).
+    weekly_digest = models.BooleanField("weekly completion e-mail", default=True)
 
     class Meta:
         constraints = [
@@ -275,10 +304,17 @@ class Carer(models.Model):
     forename = models.CharField(max_length=100)
     surname = models.CharField(max_length=100)
     email = models.EmailField(blank=True)
+    # From the information-system export: for the school's messaging app (sending/link_export.py).
+    mobile = models.CharField(max_length=32, blank=True)
     children = models.ManyToManyField(Pupil, through="PupilCarer", related_name="carers")
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
     erased_at = models.DateTimeField(null=True, blank=True, help_text="When this carer's personal data was erased.")
+    # The address an e-mail service reported bounced or complained about, and when
+    # (sending/bounces.py): while it is still the carer's address they need another way
+    # (declarations.selectors.with_standing); a new address from the next import clears it.
+    email_bounced = models.EmailField(blank=True)
+    email_bounced_at = models.DateTimeField(null=True, blank=True)
 
     objects = CarerQuerySet.as_manager()
 
@@ -351,6 +387,8 @@ class AuditEvent(models.Model):
         MEMBER_ADD = "member_add", "A school joined the association"
         MEMBER_REMOVE = "member_remove", "A school left the association"
         API_REQUEST = "api_request", "Used an API key"
+        EXPORT_LINKS = "export_links", "Exported carers' personal signing links"
+        PRINT_PAPER_FORMS = "print_paper_forms", "Printed prefilled paper forms"
 
     at = models.DateTimeField("when", default=timezone.now, editable=False)
     actor = models.ForeignKey(

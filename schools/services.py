@@ -25,7 +25,7 @@ from schools.imports import (
     staging,
 )
 from schools.imports.staging import StagedUpload
-from schools.models import AuditEvent, Carer, Organisation, PupilCarer
+from schools.models import AuditEvent, Carer, Organisation, PupilCarer, StaffRole
 from schools.signals import families_imported
 
 ERASED_FORENAME = "Erased"
@@ -376,3 +376,24 @@ def erasure_refusals(carer: Carer) -> list[ErasureRefusal]:
             received_on = None
         refusals.append(ErasureRefusal(received_on, event.detail.get("reason", ""), event.at, _person(event.actor)))
     return refusals
+
+
+# A member of staff's own e-mail preferences.
+
+DIGEST_ROLES = (StaffRole.Role.HEADTEACHER, StaffRole.Role.ASSOCIATION_ADMIN)
+
+
+def weekly_digest_roles(user):
+    """The user's roles that get the weekly completion e-mail (sending/staff_notices.py)."""
+    return StaffRole.objects.filter(user=user, role__in=DIGEST_ROLES).select_related("organisation").order_by(
+        "organisation__name"
+    )
+
+
+@transaction.atomic
+def weekly_digest_choose(*, user, wanted: set[int]) -> None:
+    """Turn the weekly completion e-mail on for the user's roles in `wanted` (role ids), off for
+    their others. Only the user's own roles change."""
+    roles = weekly_digest_roles(user)
+    roles.filter(pk__in=wanted).update(weekly_digest=True)
+    roles.exclude(pk__in=wanted).update(weekly_digest=False)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 from collections import defaultdict
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import transaction
@@ -18,6 +19,7 @@ from django.utils import timezone
 from declarations.models import Declaration, Decline, SigningRequest
 from declarations.services import LINK_FIELDS, link_to_send
 from schools.models import Carer
+from sending.hours import sending_opens
 from sending.mailer import Prepared, describe
 from sending.models import CHASING_KINDS, LINK_KINDS, OutboxMessage, Reminder, SendBatch
 
@@ -69,6 +71,8 @@ def reason_not_to_send(message: OutboxMessage) -> SkipReason | None:
     if not carer.email:
         return SkipReason.NO_ADDRESS
     if message.kind in CHASING_KINDS:
+        if carer.email_bounced and carer.email_bounced == carer.email:
+            return SkipReason.BOUNCED
         if message.has_signed:
             return SkipReason.SIGNED
         if message.has_declined:
@@ -97,18 +101,41 @@ def superseded():
 
 def claimable_rows(pending):
     """The pending rows with what decides whether they may still go, oldest first, locked as they
-    are read and skipping rows another worker has locked (see claim_next)."""
-    return with_facts(pending).select_for_update(skip_locked=True, of=("self",)).order_by("pk")
+    are read and skipping rows another worker has locked (see claim_next); not those waiting
+    for their school's sending hours."""
+    due = pending.filter(Q(not_before__isnull=True) | Q(not_before__lte=timezone.now()))
+    return with_facts(due).select_for_update(skip_locked=True, of=("self",)).order_by("pk")
+
+
+def held_until(message: OutboxMessage, now: datetime.datetime) -> datetime.datetime | None:
+    """When an invitation or reminder may go if it is outside its school's sending hours now
+    (sending/hours.py), else None: every other e-mail (a link the carer asked for, a
+    confirmation) goes at once."""
+    if message.kind not in CHASING_KINDS:
+        return None
+    opens = sending_opens(message.school, now)
+    return opens if opens > now else None
+
+
+@dataclass
+class Claim:
+    """What one claim_next did: the rows it claimed, how many it skipped, and the rows it left
+    waiting for sending hours (id, batch id, until when)."""
+
+    claimed: list[OutboxMessage]
+    skipped: int = 0
+    held: list[tuple[int, int | None, datetime.datetime]] = field(default_factory=list)
 
 
 class _ClaimRaced(Exception):
     """Another worker changed rows between reading and claiming them (a database without row locks)."""
 
 
-def claim_next(claimable, size: int) -> tuple[list[OutboxMessage], int] | None:
-    """Claim the oldest `size` pending rows no other worker is claiming, in one transaction, and
-    skip those that should no longer go. Returns the rows claimed and how many were skipped, or
-    None if there was nothing to claim."""
+def claim_next(claimable, size: int) -> Claim | None:
+    """Claim the oldest `size` pending rows no other worker is claiming, in one transaction, skip
+    those that should no longer go and leave pending, marked with when they may go, those
+    outside their school's sending hours. Returns what it did, or None if there was nothing to
+    claim."""
     for _ in range(3):
         try:
             with transaction.atomic():
@@ -118,11 +145,15 @@ def claim_next(claimable, size: int) -> tuple[list[OutboxMessage], int] | None:
                 rows = list(claimable[:size])
                 if not rows:
                     return None
-                skipped, claimed = defaultdict(list), []
+                now = timezone.now()
+                skipped, held, claimed = defaultdict(list), defaultdict(list), []
                 for message in rows:
                     reason = reason_not_to_send(message)
+                    until = None if reason else held_until(message, now)
                     if reason:
                         skipped[reason].append(message.pk)
+                    elif until:
+                        held[until].append(message)
                     else:
                         claimed.append(message)
                 changed = 0
@@ -130,7 +161,10 @@ def claim_next(claimable, size: int) -> tuple[list[OutboxMessage], int] | None:
                     changed += OutboxMessage.objects.filter(pk__in=ids, status=Status.PENDING).update(
                         status=Status.SKIPPED, skip_reason=reason
                     )
-                now = timezone.now()
+                for until, waiting in held.items():  # left pending, for when sending hours begin
+                    changed += OutboxMessage.objects.filter(
+                        pk__in=[message.pk for message in waiting], status=Status.PENDING
+                    ).update(not_before=until)
                 if claimed:
                     changed += OutboxMessage.objects.filter(
                         pk__in=[message.pk for message in claimed], status=Status.PENDING
@@ -142,8 +176,9 @@ def claim_next(claimable, size: int) -> tuple[list[OutboxMessage], int] | None:
         for message in claimed:
             message.status, message.claimed_at, message.attempts = Status.SENDING, now, message.attempts + 1
         _signing_requests_ensure(claimed)
-        return claimed, len(rows) - len(claimed)
-    return [], 0  # raced three times (a database without row locks): another worker has these rows
+        waiting = [(m.pk, m.batch_id, until) for until, messages in held.items() for m in messages]
+        return Claim(claimed, skipped=sum(len(ids) for ids in skipped.values()), held=waiting)
+    return Claim([])  # raced three times (a database without row locks): another worker has these rows
 
 
 def _signing_requests_ensure(messages) -> None:
@@ -249,8 +284,13 @@ def mark_sent(item: Prepared) -> None:
     an e-mail in flight when a worker dies. Even a row taken back meanwhile is marked: it went."""
     now = timezone.now()
     message = item.message
+    status = getattr(item.email, "anymail_status", None)  # sent through an e-mail service
     OutboxMessage.objects.filter(pk=message.pk).exclude(status=Status.SENT).update(
-        status=Status.SENT, sent_at=now, error="", to_address=message.carer.email
+        status=Status.SENT,
+        sent_at=now,
+        error="",
+        to_address=message.carer.email,
+        provider_message_id=str(status.message_id)[:255] if status and status.message_id is not None else "",
     )
     if item.request is not None:
         updates = {"sent_at": Coalesce("sent_at", Value(now)), "delivery_failed_at": None}
@@ -307,7 +347,9 @@ def batches_unattended(now: datetime.datetime) -> list[int]:
     meanwhile, nor been asked to send since: the task sending them died with its worker (the
     task queue may show it running for ever), or was never run. Each is marked asked for now."""
     cutoff = now - lease()
-    waiting = OutboxMessage.objects.filter(status=Status.PENDING, batch__isnull=False, created_at__lt=cutoff)
+    waiting = OutboxMessage.objects.filter(status=Status.PENDING, batch__isnull=False, created_at__lt=cutoff).exclude(
+        not_before__gte=cutoff  # waiting for sending hours, and asked for when they begin
+    )
     batch_ids = (
         SendBatch.objects.filter(pk__in=waiting.values("batch_id"))
         .filter(Q(requeued_at__isnull=True) | Q(requeued_at__lt=cutoff), created_at__lt=cutoff)
@@ -329,7 +371,7 @@ def messages_unattended(now: datetime.datetime) -> list[int]:
         status=Status.PENDING,
         batch__isnull=True,
         created_at__lt=cutoff,
-    )
+    ).exclude(not_before__gte=cutoff)
     with transaction.atomic():
         ids = list(rows.select_for_update(skip_locked=True, of=("self",)).values_list("pk", flat=True))
         OutboxMessage.objects.filter(pk__in=ids).update(requeued_at=now)

@@ -113,6 +113,14 @@ class OutboxMessage(models.Model):
         DECLINED = "declined", "Not sent: declined before the e-mail went."
         LEFT = "left", "Not sent: no longer a parent or carer of a pupil on roll."
         NOTHING_TO_CONFIRM = "no-declaration", "Not sent: there is no declaration to confirm."
+        BOUNCED = "bounced", "Not sent: e-mail to this address bounced (needs another way)."
+
+    class Problem(models.TextChoices):
+        """What the e-mail service reported after the e-mail went (sending/bounces.py)."""
+
+        BOUNCED = "bounced", "Bounced"
+        REJECTED = "rejected", "Refused by the e-mail service"
+        COMPLAINED = "complained", "Marked as spam by the carer"
 
     school = models.ForeignKey("schools.Organisation", on_delete=models.PROTECT, related_name="outbox")
     carer = models.ForeignKey("schools.Carer", on_delete=models.PROTECT, related_name="outbox")
@@ -130,9 +138,16 @@ class OutboxMessage(models.Model):
     # For an e-mail sent on its own (no batch): when the sweep last asked a worker to send it.
     requeued_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # An invitation or reminder found outside the school's sending hours waits, pending, until
+    # they begin (sending/hours.py); no worker claims it before.
+    not_before = models.DateTimeField(null=True, blank=True)
     skip_reason = models.CharField(max_length=20, choices=SkipReason.choices, blank=True)
     # What the mail server said when it failed, for staff to act on (may quote the address).
     error = models.TextField(blank=True)
+    # The e-mail service's id for the message (django-anymail), how its tracking webhooks name it.
+    provider_message_id = models.CharField(max_length=255, blank=True, db_index=True)
+    problem = models.CharField(max_length=20, choices=Problem.choices, blank=True)
+    problem_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "declarations_outboxmessage"
@@ -216,3 +231,29 @@ class ScheduledStep(models.Model):
     def __str__(self):
         who = f"carer #{self.carer_id}" if self.carer_id else str(self.school)
         return f"{self.get_kind_display()}: {who}, version {self.version.number}, due {self.due_at:%Y-%m-%d %H:%M}"
+
+
+class StaffNotice(models.Model):
+    """One e-mail to a school's or association's staff (sending/staff_notices.py): the declines
+    with a message since the last one (to the office, at most one an hour per school), or the
+    weekly completion digest (to headteachers and association admins). Written before it is
+    sent, so that however often the scheduler runs each goes once: a second run finds the row."""
+
+    class Kind(models.TextChoices):
+        DECLINES = "declines", "Declines with a message, to the office"
+        WEEKLY = "weekly", "Weekly completion e-mail"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    organisation = models.ForeignKey("schools.Organisation", on_delete=models.CASCADE, related_name="+")
+    # What it covers: declines made after period_start up to period_end; the week from period_start.
+    period_start = models.DateTimeField()
+    period_end = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    recipients = models.PositiveIntegerField(default=0)
+    outcome = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "organisation", "period_start"], name="one_staff_notice_per_period"),
+        ]

@@ -32,6 +32,10 @@ How no carer is e-mailed twice for the same purpose
    worker died can go twice, and it carries the same link both times (links are numbered and
    can be written again: declarations/tokens.py), so the repeat is harmless. Staff "send again"
    only e-mails that failed, so never one the server took.
+5. Invitations and reminders go only within the school's sending hours (sending/hours.py). A row
+   found outside them when a worker would claim it stays pending, marked with when they begin
+   (not_before); no worker claims it before, the sending task is queued again for then, and the
+   sweep leaves it alone until then. A link the carer asked for and a confirmation go at once.
 
 Each step of a row's way is in sending/claims.py; the mail connection and the writing of each
 e-mail in sending/mailer.py. A run sends over one mail connection, chunk by chunk, so memory
@@ -45,7 +49,7 @@ from __future__ import annotations
 
 import datetime
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db import transaction
 from django.db.models import Count, Max
@@ -97,13 +101,35 @@ class SendResult:
     failed: int = 0
     skipped: int = 0
     taken: int = 0  # claimed by another worker first
+    # Left waiting for their school's sending hours: batch id (or None) → the rows' ids and when
+    # the first may go.
+    held: dict = field(default_factory=dict)
 
     @property
     def handled(self) -> int:
         return self.sent + self.failed + self.skipped + self.taken
 
     def as_dict(self) -> dict:
-        return {"sent": self.sent, "failed": self.failed, "skipped": self.skipped, "taken": self.taken}
+        counts = {"sent": self.sent, "failed": self.failed, "skipped": self.skipped, "taken": self.taken}
+        waiting = sum(len(ids) for ids, _ in self.held.values())
+        return counts | ({"waiting for sending hours": waiting} if waiting else {})
+
+    def hold(self, held) -> None:
+        for pk, batch_id, until in held:
+            ids, first = self.held.get(batch_id, ([], until))
+            ids.append(pk)
+            self.held[batch_id] = (ids, min(first, until))
+
+    def ask_again_when_sending_hours_begin(self) -> None:
+        """Queue the sending of what waits for sending hours for when they begin: a batch once,
+        at the earliest of its rows' times; an e-mail on its own at its time."""
+        now = timezone.now()
+        for batch_id, (ids, first) in self.held.items():
+            if batch_id is not None:
+                enqueue_batch(batch_id, after=first - now, emails=len(ids))
+        if None in self.held:
+            for pk, until in OutboxMessage.objects.filter(pk__in=self.held[None][0]).values_list("pk", "not_before"):
+                enqueue_message(pk, after=until - now)
 
 
 def outbox_send_pending(*, batch_id: int | None = None, limit: int | None = None) -> dict:
@@ -138,6 +164,7 @@ def outbox_send_pending(*, batch_id: int | None = None, limit: int | None = None
             enqueue_batch(batch_id, after=RETRY_AFTER)
         raise
     finally:
+        result.ask_again_when_sending_hours_begin()
         if batch_id is not None:
             claims.batch_finish_if_done(batch_id)
     return result.as_dict()
@@ -164,8 +191,11 @@ def outbox_message_send(message_id: int) -> str:
         enqueue_message(message_id, after=RETRY_AFTER)
         raise
     finally:
+        result.ask_again_when_sending_hours_begin()
         if message["batch_id"] is not None:
             claims.batch_finish_if_done(message["batch_id"])
+    if result.held:
+        return "waiting for sending hours"
     outcomes = [outcome for outcome, count in result.as_dict().items() if count]
     return outcomes[0] if outcomes else "taken"
 
@@ -183,8 +213,9 @@ def _send_chunk(claimable, size: int, mailer: Mailer, context: SendContext, resu
     claim = claims.claim_next(claimable, size)
     if claim is None:
         return False
-    claimed, skipped = claim
-    result.skipped += skipped
+    claimed = claim.claimed
+    result.skipped += claim.skipped
+    result.hold(claim.held)
     if not claimed:
         return True
     with transaction.atomic():

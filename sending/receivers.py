@@ -6,6 +6,7 @@ from django.dispatch import receiver
 from codes.signals import version_published
 from declarations.signals import declaration_recorded
 from schools.signals import families_imported
+from sending.bounces import delivery_problem_record
 from sending.models import OutboxMessage
 from sending.outbox import message_queue
 from sending.scheduler import invite_starters, invite_steps_write, invite_to_new_version
@@ -38,3 +39,17 @@ def confirm_online_declaration(sender, declaration, **kwargs):
     """A carer who signed online gets a confirmation with their copy, if the school has their address."""
     if declaration.method == declaration.Method.ONLINE and declaration.carer.email:
         message_queue(carer=declaration.carer, version_id=declaration.version_id, kind=OutboxMessage.Kind.CONFIRMATION)
+
+
+try:  # django-anymail is an optional extra (README, Production)
+    from anymail.signals import tracking
+except ImportError:  # the portal without an e-mail service
+    tracking = None
+
+if tracking is not None:
+
+    @receiver(tracking, dispatch_uid="sending.delivery_problem")
+    def e_mail_service_reported(sender, event, esp_name, **kwargs):
+        """A bounce, a refusal or a complaint from the e-mail service marks the carer's address
+        as needing another way (sending/bounces.py); other events change nothing."""
+        delivery_problem_record(event_type=event.event_type, message_id=event.message_id, recipient=event.recipient)

@@ -65,6 +65,7 @@ from sending import invitations
 from sending.models import Reminder, ScheduledStep, SendBatch
 from sending.outbox import enqueue_batch, outbox_recover
 from sending.reviews import review_reminders_send
+from sending.staff_notices import decline_notices_send, weekly_digests_send
 
 logger = logging.getLogger(__name__)
 
@@ -408,6 +409,8 @@ STEPS: list[tuple[str, Step]] = [
     ("reminders", reminders_run),
     ("new families", starters_run),
     ("reviews due", review_reminders_send),
+    ("declines to tell the office", decline_notices_send),
+    ("weekly completion e-mails", weekly_digests_send),
 ]
 
 

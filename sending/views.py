@@ -173,6 +173,7 @@ _NOT_SENT_AGAIN_BECAUSE = {
     SkipReason.LEFT: "they are no longer the parent or carer of a pupil on roll",
     SkipReason.NO_ADDRESS: "they have no e-mail address now and need a paper form",
     SkipReason.ERASED: "their details have been erased",
+    SkipReason.BOUNCED: "their e-mail address bounced and they need another way",
     SkipReason.NOTHING_TO_CONFIRM: "there is no declaration to confirm",
     ResendRefusal.ALREADY_SENT_AGAIN: "their e-mail had already been sent again",
     ResendRefusal.NOT_FAILED: "their e-mail is no longer failed",

@@ -26,6 +26,11 @@ class SchoolFactory(factory.django.DjangoModelFactory):
     kind = Organisation.Kind.SCHOOL
     name = factory.Sequence(lambda n: f"Oakfield Primary School {n}")
     slug = factory.Sequence(lambda n: f"school-{n}")
+    # Any time, any day, so that a test sends whenever it runs; tests/sending/test_sending_hours.py
+    # checks the real defaults.
+    sending_hours_from = datetime.time(0, 0)
+    sending_hours_until = datetime.time(0, 0)
+    sending_days = "1234567"
 
 
 class UserFactory(factory.django.DjangoModelFactory):

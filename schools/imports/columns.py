@@ -43,6 +43,9 @@ COLUMNS = (
            ("Parental Responsibility", "Responsibility", "PR", "Has Parental Responsibility"), True),
     Column("email", "contact email",
            ("Primary Email", "Email", "Home Email", "Contact Email", "Email Address"), True),
+    Column("mobile", "contact mobile",
+           ("Mobile", "Mobile Phone", "Telephone (Mobile)", "Mobile Number", "Contact Mobile", "Mobile Telephone"),
+           False),
     Column("priority", "contact priority", ("Priority", "Contact Priority", "Contact Order"), False),
 )
 

@@ -101,7 +101,7 @@ def plan_changes(school: Organisation, filename: str, sha256: str, parsed: Parse
         carer = matched.get(key)
         if carer is None:
             plan.added_carers.append(CarerEntry(
-                key, record.title, record.forename, record.surname, record.email, record.line
+                key, record.title, record.forename, record.surname, record.email, record.line, mobile=record.mobile
             ))
             continue
         changes = []
@@ -109,7 +109,7 @@ def plan_changes(school: Organisation, filename: str, sha256: str, parsed: Parse
             changes.append(Change("contact identifier", carer.mis_id, key))
             carer.mis_id = key
         for name, label in CARER_FIELDS:
-            if name == "title" and "title" not in present:
+            if name in ("title", "mobile") and name not in present:
                 continue
             if getattr(carer, name) != getattr(record, name):
                 changes.append(Change(label, getattr(carer, name), getattr(record, name)))
@@ -118,7 +118,7 @@ def plan_changes(school: Organisation, filename: str, sha256: str, parsed: Parse
             writes.changed_carers.append(carer)
             plan.changed_carers.append(CarerEntry(
                 carer.mis_id, carer.title, carer.forename, carer.surname, carer.email, record.line,
-                tuple(changes),
+                tuple(changes), mobile=carer.mobile,
             ))
 
     # Links: each listed pupil's carers become exactly those in the file.

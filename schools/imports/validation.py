@@ -44,6 +44,7 @@ class CarerRecord:
     email: str
     line: int
     pupils: list[str] = field(default_factory=list)  # mis_ids, in file order
+    mobile: str = ""
 
     @property
     def name(self) -> str:
@@ -82,6 +83,7 @@ _MAX_LENGTHS = {
     "contact_forename": Carer._meta.get_field("forename").max_length,
     "contact_surname": Carer._meta.get_field("surname").max_length,
     "email": Carer._meta.get_field("email").max_length,
+    "mobile": Carer._meta.get_field("mobile").max_length,
     "relationship": PupilCarer._meta.get_field("relationship").max_length,
 }
 _email_validator = EmailValidator()
@@ -91,7 +93,10 @@ CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # The fields an import compares, with the words a preview uses for them.
 PUPIL_FIELDS = (("forename", "forename"), ("surname", "surname"), ("year_group", "year group"),
                 ("reg_group", "registration group"))
-CARER_FIELDS = (("title", "title"), ("forename", "forename"), ("surname", "surname"), ("email", "email"))
+CARER_FIELDS = (("title", "title"), ("forename", "forename"), ("surname", "surname"), ("email", "email"),
+                ("mobile", "mobile"))
+# A phone number as information systems write it: digits, spaces, brackets, dashes, a leading +.
+PHONE_NUMBER = re.compile(r"^\+?[0-9][0-9 ()\-]{5,25}[0-9]$")
 LINK_FIELDS = (("relationship", "relationship"), ("parental_responsibility", "parental responsibility"),
                ("priority", "priority"))
 
@@ -167,6 +172,9 @@ def _check_row(row: dict, header: dict[str, str]) -> list[str]:
             _email_validator(row["email"])
         except ValidationError:
             problems.append(f"{header['email']} “{row['email']}” is not a valid email address.")
+
+    if row.get("mobile") and not PHONE_NUMBER.match(row["mobile"]):
+        problems.append(f"{header['mobile']} “{row['mobile']}” is not a phone number.")
 
     written_pr = row["parental_responsibility"]
     row["parental_responsibility"] = written_pr.casefold() in YES
@@ -245,7 +253,8 @@ def _collect_families(parsed: Parsed, rows: list[tuple[int, dict]]) -> None:
             "family", row["contact_forename"], row["contact_surname"], family[pupil.mis_id]
         )
         carer = CarerRecord(
-            key, row.get("title", ""), row["contact_forename"], row["contact_surname"], row["email"], line
+            key, row.get("title", ""), row["contact_forename"], row["contact_surname"], row["email"], line,
+            mobile=row.get("mobile", ""),
         )
         first_carer = parsed.carers.setdefault(key, carer)
         if differences := _differences(carer, first_carer, CARER_FIELDS[1:]):

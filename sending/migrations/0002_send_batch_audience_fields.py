@@ -1,7 +1,6 @@
 """A batch's audience as fields (what kind of audience, and which year, group or carer) rather
 than as words; the words are derived for display. Existing rows' words are read once, here."""
 
-import re
 
 from django.db import migrations, models
 

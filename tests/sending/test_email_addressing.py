@@ -11,9 +11,8 @@ from schools.models import PupilCarer
 from sending import invitations, outbox
 from tests.schools.factories import CarerFactory, PupilFactory
 from tests.sending.test_emails import WHITEFIELD_LETTER, send_invitation_to, whitefield  # noqa: F401
-from tests.sending.test_emails import locmem_mail, now, tasks  # noqa: F401
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("database_tasks", "locmem_mail")]
 
 
 def test_two_carers_sharing_an_address_each_get_an_email_naming_them_and_their_children(whitefield):  # noqa: F811

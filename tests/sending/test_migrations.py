@@ -36,7 +36,11 @@ def test_words_the_portal_never_wrote_stop_the_migration_with_what_to_do():
 
 
 def test_every_sentence_an_email_was_skipped_with_becomes_the_code_that_says_it():
-    assert reason_migration.SENTENCES == {reason.label: reason.value for reason in OutboxMessage.SkipReason}
+    # Reasons added after that migration were never written as sentences.
+    added_since = {OutboxMessage.SkipReason.BOUNCED}
+    assert reason_migration.SENTENCES == {
+        reason.label: reason.value for reason in OutboxMessage.SkipReason if reason not in added_since
+    }
 
 
 @pytest.mark.django_db(transaction=True)

@@ -15,8 +15,10 @@ from evidence.zip_exports import export_build
 from schools.models import StaffRole
 from sending.models import OutboxMessage
 from sending.signals import email_bounced
+from tests.declarations.cycle import families
 from tests.declarations.factories import family, issued_link
 from tests.factories import CodeFactory, SchoolFactory, StaffRoleFactory, published_version
+from tests.sending.test_bounces import SERVICES, e_mail_service, post, sent_invitation  # noqa: F401 (a fixture)
 from tests.webhooks.receiver import Receiver
 from webhooks import services
 from webhooks.delivery import deliveries_sweep, delivery_attempt
@@ -260,3 +262,16 @@ def test_operators_see_keys_endpoints_and_deliveries_in_django_admin_without_the
         assert answer.status_code == 200, page
         text = answer.content.decode()
         assert made.key not in text and made.record.key_sha256 not in text and endpoint.secret not in text
+
+
+@pytest.mark.usefixtures("e_mail_service")
+def test_a_bounce_reported_by_the_e_mail_service_reaches_the_schools_endpoint(client, headteacher, school, school_code, tasks):
+    endpoint = register(headteacher, school, "http://127.0.0.1:9/hook", events=[Event.EMAIL_BOUNCED])
+    (carer,) = families(school, 1)
+    payload, provider_id, _ = SERVICES["postmark"]
+    message = sent_invitation(carer, provider_id)
+    assert post(client, *payload(provider_id, carer.email)).status_code == 200
+    assert post(client, *payload(provider_id, carer.email)).status_code == 200  # reported twice: one event
+    [delivery] = endpoint.deliveries.all()
+    assert delivery.payload["data"]["email"] == message.pk and delivery.payload["data"]["carer"] == carer.pk
+    assert carer.email not in str(delivery.payload)
