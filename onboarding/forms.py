@@ -100,7 +100,7 @@ class SettingsForm(forms.ModelForm):
         fields = [
             "name", "brand_colour", "email", "phone", "address", "reminder_days", "max_reminders",
             "link_valid_days", "declaration_retention_years", "invite_starters_automatically",
-            "sign_in_provider", "staff_email_domain",
+            "sign_in_provider", "staff_email_domain", "sending_hours_from", "sending_hours_until", "sending_days",
         ]
         labels = {
             "name": "Name, as parents see it",
@@ -115,7 +115,20 @@ class SettingsForm(forms.ModelForm):
             "phone": "In covering letters ({contact_number}) and at the foot of e-mails.",
             "address": "At the foot of e-mails. One line per line of the address.",
         }
-        widgets = {"address": forms.Textarea(attrs={"rows": 4})}
+        widgets = {
+            "address": forms.Textarea(attrs={"rows": 4}),
+            "sending_hours_from": forms.TimeInput(format="%H:%M", attrs={"class": "w-auto", "size": "6"}),
+            "sending_hours_until": forms.TimeInput(format="%H:%M", attrs={"class": "w-auto", "size": "6"}),
+        }
+
+    # The days invitations and reminders may go, stored as ISO weekday digits (schools.models).
+    sending_days = forms.TypedMultipleChoiceField(
+        label="On these days",
+        choices=[(str(number), day) for number, day in enumerate(
+            ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"], start=1)],
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": "Choose at least one day for invitations and reminders to go out."},
+    )
 
     def __init__(self, *args, fields: list[str], **kwargs):
         super().__init__(*args, **kwargs)
@@ -124,7 +137,12 @@ class SettingsForm(forms.ModelForm):
                 del self.fields[name]
         if not self.instance.logo:
             del self.fields["remove_logo"]
+        if "sending_days" in self.fields and not self.is_bound:
+            self.initial["sending_days"] = list(self.instance.sending_days)
         self.helper = form_helper(*self.fields, submit_button("Save the settings"))
+
+    def clean_sending_days(self) -> str:
+        return "".join(sorted(self.cleaned_data["sending_days"]))
 
     def clean_logo_upload(self):
         upload = self.cleaned_data.get("logo_upload")

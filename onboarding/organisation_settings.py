@@ -24,6 +24,9 @@ SCHOOL_FIELDS = [
     "link_valid_days",
     "declaration_retention_years",
     "invite_starters_automatically",
+    "sending_hours_from",
+    "sending_hours_until",
+    "sending_days",
 ]
 
 

@@ -1,7 +1,9 @@
 """The school settings page: name, logo (re-drawn by Pillow), a readable brand colour, contact
 details and timings, for headteachers only; branding reaching pages and HTML e-mails."""
 
+import datetime
 import io
+import re
 
 import pytest
 from django.core import mail
@@ -32,6 +34,7 @@ def form_data(school, **changes):
         "name": school.name, "brand_colour": school.brand_colour, "email": "", "phone": "", "address": "",
         "reminder_days": "3,7,14", "max_reminders": 3, "link_valid_days": 60, "declaration_retention_years": 6,
         "invite_starters_automatically": "on",
+        "sending_hours_from": "08:00", "sending_hours_until": "19:00", "sending_days": list("123456"),
     }
     data.update(changes)
     return data
@@ -133,3 +136,32 @@ def test_branding_and_contact_details_reach_the_html_e_mail(school, head, carer,
     assert f"https://codes.example.org/schools/{school.slug}/logo" in html
     assert "1 School Lane" in html and "1 School Lane" in email.body
     assert mail.outbox == []
+
+
+def test_a_headteacher_sets_the_hours_and_days_invitations_go_out(client, school, head):
+    url = f"/staff/organisations/{school.slug}/settings/"
+    school.sending_hours_from, school.sending_hours_until, school.sending_days = (  # the portal's defaults
+        datetime.time(8, 0), datetime.time(19, 0), "123456")
+    school.save()
+    page = client.get(url).content.decode()
+    assert 'name="sending_hours_from" value="08:00"' in page
+    assert re.findall(r'name="sending_days" value="(\d)"[^>]*checked', page) == list("123456")
+
+    response = client.post(url, form_data(
+        school, sending_hours_from="09:00", sending_hours_until="17:30", sending_days=["1", "2", "3", "4", "5"]
+    ))
+    assert response.status_code == 302
+    school.refresh_from_db()
+    assert (str(school.sending_hours_from), str(school.sending_hours_until), school.sending_days) == (
+        "09:00:00", "17:30:00", "12345")
+
+
+def test_sending_hours_that_end_before_they_begin_are_refused_and_nothing_changes(client, school, head):
+    url = f"/staff/organisations/{school.slug}/settings/"
+    response = client.post(url, form_data(
+        school, sending_hours_from="19:00", sending_hours_until="08:00", sending_days=["1"]
+    ))
+    assert response.status_code == 200
+    assert "hours" in response.content.decode().lower()
+    school.refresh_from_db()
+    assert (str(school.sending_hours_from), school.sending_days) != ("19:00:00", "1")
