@@ -2,7 +2,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
-from demo.accounts import DEMO_PASSWORD, DEMO_TOTP_SECRET, load_demo_accounts
+from demo.accounts import DEMO_PASSWORD, DEMO_TOTP_SECRET, load_demo_accounts, open_demo_sending_hours
 
 
 class Command(BaseCommand):
@@ -13,6 +13,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if settings.PRODUCTION:
             raise CommandError("Demo accounts are never created with PORTAL_ENV=production.")
+        if open_demo_sending_hours():
+            self.stdout.write("Demo schools send e-mails at any time of day (settings page: sending hours).")
         try:
             rows = load_demo_accounts()
         except ImproperlyConfigured as error:
