@@ -169,7 +169,7 @@ def delivery_attempt(delivery_id: int) -> str:
         )
         if succeeded:
             WebhookDelivery.objects.filter(pk=delivery.pk).update(status=Status.DELIVERED, delivered_at=finished, claimed_until=None)
-            WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=None)
+            WebhookEndpoint.objects.filter(pk=endpoint.pk, failing_since__isnull=False).update(failing_since=None)
             return Status.DELIVERED
         if finished - delivery.created_at >= settings.PORTAL_WEBHOOK_GIVE_UP_AFTER:
             WebhookDelivery.objects.filter(pk=delivery.pk).update(status=Status.FAILED, claimed_until=None)
@@ -239,13 +239,21 @@ def deliver_webhook(delivery_id: int) -> str:
 def deliveries_sweep(now: datetime.datetime | None = None) -> dict:
     """Hand to a live worker every delivery that is due but has no task (its worker died, or its
     retry's task was lost): pending and due for longer than a lease, or left "sending" by a
-    worker whose lease has lapsed. Harmless twice: each attempt claims its row first."""
+    worker whose lease has lapsed (put back to pending). Each is asked for at most once a lease
+    (`claimed_until` marks when it was asked, for a pending row), so a long queue behind a busy
+    worker does not fill up with repeats. Harmless twice: each attempt claims its row first."""
     now = now or timezone.now()
     lease = settings.PORTAL_WEBHOOK_LEASE
+    not_asked_lately = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
     stranded = WebhookDelivery.objects.filter(endpoint__paused_at__isnull=True).filter(
-        Q(status=Status.PENDING, next_attempt_at__lte=now - lease) | Q(status=Status.SENDING, claimed_until__lt=now)
+        (Q(status=Status.PENDING, next_attempt_at__lte=now - lease) & not_asked_lately)
+        | Q(status=Status.SENDING, claimed_until__lt=now)
     )
     ids = list(stranded.values_list("pk", flat=True)[:5000])
-    for delivery_id in ids:
-        deliver_webhook.enqueue(delivery_id)
+    with transaction.atomic():
+        WebhookDelivery.objects.filter(pk__in=ids).filter(
+            Q(status=Status.PENDING) | Q(status=Status.SENDING, claimed_until__lt=now)
+        ).update(status=Status.PENDING, claimed_until=now + lease)
+        for delivery_id in ids:
+            enqueue_with_transaction(deliver_webhook, delivery_id)
     return {"webhooks handed to a worker": len(ids)}

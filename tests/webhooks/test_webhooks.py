@@ -275,3 +275,20 @@ def test_a_bounce_reported_by_the_e_mail_service_reaches_the_schools_endpoint(cl
     [delivery] = endpoint.deliveries.all()
     assert delivery.payload["data"]["email"] == message.pk and delivery.payload["data"]["carer"] == carer.pk
     assert carer.email not in str(delivery.payload)
+
+
+def test_the_sweep_hands_over_a_stranded_delivery_once_a_lease_not_on_every_run(headteacher, school, school_code, now, tasks):
+    register(headteacher, school, "http://127.0.0.1:9/hook", [Event.DECLARATION_SIGNED])
+    sign(family(school), school_code.versions.get())
+    delivery = WebhookDelivery.objects.get()
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(  # a worker claimed it, then died
+        status=Status.SENDING, claimed_until=datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=60)
+    )
+    assert deliveries_sweep() == {"webhooks handed to a worker": 0}  # its lease has not lapsed
+    now.shift(datetime.timedelta(seconds=61))
+    assert deliveries_sweep() == {"webhooks handed to a worker": 1}
+    assert deliveries_sweep() == {"webhooks handed to a worker": 0}  # asked already, within a lease
+    delivery.refresh_from_db()
+    assert delivery.status == Status.PENDING
+    now.shift(datetime.timedelta(seconds=61))  # the task never ran (its worker is gone too)
+    assert deliveries_sweep() == {"webhooks handed to a worker": 1}
