@@ -46,6 +46,10 @@ def browser():
 
 
 def _new_context(browser, live_server, **options):
+    # Reduced motion: Bootstrap then jumps to a link's target instead of scrolling there smoothly,
+    # so "the summary's link takes you to the field" is checked when the page has arrived, not
+    # while an animation on a busy machine is still on its way (or cut short by the next action).
+    options.setdefault("reduced_motion", "reduce")
     context = browser.new_context(
         base_url=live_server.url, locale="en-GB", timezone_id="Europe/London", **options
     )
