@@ -172,6 +172,13 @@ def tasks(settings):
 
 
 @pytest.fixture
+def staff(client, verified_client, office):
+    """The test client, signed in as the school's office staff, past the second factor."""
+    verified_client(client, office)
+    return client
+
+
+@pytest.fixture
 def locmem_mail(settings):
     """E-mails are kept in django.core.mail.outbox, from the portal's address, with links to
     https://codes.example.org."""

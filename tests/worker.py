@@ -3,7 +3,10 @@ memory, tasks queued in the database as in the portal. The fixtures built on the
 (`locmem_mail`, `database_tasks`) are in tests/conftest.py."""
 
 import signal
+import subprocess
+import time
 
+import pytest
 from django.core.management import call_command
 from django_tasks_db.management.commands import db_worker
 
@@ -31,3 +34,27 @@ def run_worker():
         db_worker.close_old_connections = original_close
         for sig, handler in saved.items():
             signal.signal(sig, handler)
+
+
+# Real worker processes (the killed-worker tests on PostgreSQL).
+
+
+def stop(worker: subprocess.Popen) -> None:
+    """Stop a worker process: politely, then not."""
+    if worker.poll() is None:
+        worker.terminate()
+        try:
+            worker.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait(timeout=5)
+
+
+def wait_until(condition, *, seconds: float, what: str, every: float = 0.2, logs=()) -> None:
+    """Wait for `condition()`; fail with the tail of each worker's log if it never comes."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            tails = "\n".join(f"--- {log.name}\n{log.read_text()[-3000:]}" for log in logs if log.exists())
+            pytest.fail(f"Gave up after {seconds} s waiting for {what}.\n{tails}")
+        time.sleep(every)

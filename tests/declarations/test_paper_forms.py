@@ -23,12 +23,6 @@ def paper_carer(school):
     return family(school, forename="Siobhán", surname="O'Brien", email="", children=(("Aoife", "O'Brien", "4", "4C"),))
 
 
-@pytest.fixture
-def staff(client, verified_client, office):
-    verified_client(client, office)
-    return client
-
-
 def paper_url(school, carer):
     return f"/staff/declarations/{school.slug}/carers/{carer.pk}/paper/"
 

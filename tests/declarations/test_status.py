@@ -39,12 +39,6 @@ def row(text, name) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", match.group(0)))
 
 
-@pytest.fixture
-def staff(client, verified_client, office):
-    verified_client(client, office)
-    return client
-
-
 def parent(school, name, child, year_group, reg_group, *, email=True):
     """A carer called `name` ("Forename Surname") with one child, `child`, of the same surname."""
     forename, surname = name.split()

@@ -3,7 +3,6 @@
 import re
 
 import pytest
-from playwright.sync_api import expect
 
 from codes.services import code_for_school, version_in_force
 from schools.models import Organisation

@@ -41,12 +41,6 @@ def words(response) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", page(response)))
 
 
-@pytest.fixture
-def staff(client, verified_client, office):
-    verified_client(client, office)
-    return client
-
-
 def stored(record) -> bytes:
     with record.file.open("rb") as file:
         return file.read()

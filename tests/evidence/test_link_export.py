@@ -7,7 +7,6 @@ import io
 from urllib.parse import urlsplit
 
 import pytest
-from django.core import mail
 from django.urls import reverse
 
 from declarations.models import SigningRequest
@@ -17,21 +16,9 @@ from sending import invitations, outbox
 from sending.models import SendBatch
 from tests.factories import SchoolFactory, StaffRoleFactory
 from tests.schools.test_imports import SIMS, export, pair
-from tests.sending.test_sending import LOCMEM, parent
+from tests.sending.test_sending import parent
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def locmem(settings):
-    settings.MAILERS = LOCMEM
-    mail.outbox = []
-
-
-@pytest.fixture
-def staff(client, verified_client, office):
-    verified_client(client, office)
-    return client
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("locmem_mail")]
 
 
 def rows(response) -> list[dict]:

@@ -8,7 +8,6 @@ import re
 from urllib.parse import urlsplit
 
 import pytest
-from django.core import mail
 from django.urls import reverse
 from pypdf import PdfReader
 
@@ -18,21 +17,9 @@ from schools.models import AuditEvent, Carer
 from sending import invitations, outbox
 from sending.models import SendBatch
 from tests.factories import SchoolFactory
-from tests.sending.test_sending import LOCMEM, parent
+from tests.sending.test_sending import parent
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def locmem(settings):
-    settings.MAILERS = LOCMEM
-    mail.outbox = []
-
-
-@pytest.fixture
-def staff(client, verified_client, office):
-    verified_client(client, office)
-    return client
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("locmem_mail")]
 
 
 @pytest.fixture

@@ -4,9 +4,9 @@ A copy with one byte changed is not valid anywhere."""
 
 import datetime
 import html
-import re
 import io
 import logging
+import re
 from io import StringIO
 
 import pytest

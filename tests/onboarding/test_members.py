@@ -11,7 +11,13 @@ from onboarding.models import StaffInvitation
 from schools.models import AuditEvent, StaffRole
 from sending.models import OutboxMessage, ScheduledStep
 from tests.declarations.factories import family
-from tests.factories import CodeFactory, SchoolFactory, StaffRoleFactory, invitations_taken, published_version
+from tests.factories import (
+    CodeFactory,
+    SchoolFactory,
+    StaffRoleFactory,
+    invitations_taken,
+    published_version,
+)
 
 
 @pytest.fixture

@@ -19,7 +19,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections import Counter
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -34,7 +33,7 @@ from sending import invitations
 from sending.models import OutboxMessage
 from sending.scheduler import run_scheduled
 from tests.sending.test_sending import many_parents
-from tests.worker import LOCMEM_MAIL, use_database_tasks
+from tests.worker import LOCMEM_MAIL, stop, use_database_tasks, wait_until
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -122,25 +121,6 @@ def start_worker(mail_server: MailServer, log: Path) -> subprocess.Popen:
             stdout=output,
             stderr=subprocess.STDOUT,
         )
-
-
-def stop(worker: subprocess.Popen) -> None:
-    if worker.poll() is None:
-        worker.terminate()
-        try:
-            worker.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait(timeout=5)
-
-
-def wait_until(condition, *, seconds: float, what: str, every: float = 0.2, logs=()) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            tails = "\n".join(f"--- {log.name}\n{log.read_text()[-3000:]}" for log in logs if log.exists())
-            pytest.fail(f"Gave up after {seconds} s waiting for {what}.\n{tails}")
-        time.sleep(every)
 
 
 def link_in(content: bytes) -> str:

@@ -2,7 +2,6 @@
 hour per school, listing them), and headteachers and association admins a weekly completion
 e-mail, which each can turn off; both taken by the scheduler's steps, once."""
 
-import datetime
 
 import pytest
 from django.core import mail
@@ -14,15 +13,9 @@ from schools.models import StaffRole
 from sending.scheduler import run_scheduled
 from tests.declarations.cycle import at
 from tests.factories import SchoolFactory, StaffRoleFactory, UserFactory
-from tests.sending.test_sending import LOCMEM, parent, record_signature
+from tests.sending.test_sending import parent, record_signature
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def locmem(settings):
-    settings.MAILERS = LOCMEM
-    mail.outbox = []
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("locmem_mail")]
 
 
 def decline(carer, version, message="", when=None):

@@ -17,7 +17,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from sending.scheduler import run_scheduled
 from tests.declarations.factories import issued_link
 from tests.sending.test_sending import many_parents, use_database_tasks
 from tests.webhooks.receiver import Receiver
+from tests.worker import stop, wait_until
 from webhooks import services
 from webhooks.models import Event, WebhookDelivery
 from webhooks.receivers import webhooks_step
@@ -75,25 +75,6 @@ def start_worker(log: Path) -> subprocess.Popen:
             [sys.executable, "manage.py", "db_worker", "--no-reload", "--no-startup-delay", "--interval", "0.1"],
             cwd=BASE_DIR, env=environment, stdout=output, stderr=subprocess.STDOUT,
         )
-
-
-def stop(worker: subprocess.Popen) -> None:
-    if worker.poll() is None:
-        worker.terminate()
-        try:
-            worker.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait(timeout=5)
-
-
-def wait_until(condition, *, seconds: float, what: str, every: float = 0.2, logs=()) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            tails = "\n".join(f"--- {log.name}\n{log.read_text()[-3000:]}" for log in logs if log.exists())
-            pytest.fail(f"Gave up after {seconds} s waiting for {what}.\n{tails}")
-        time.sleep(every)
 
 
 def test_a_thousand_signatures_give_a_thousand_deliveries_none_lost_when_the_worker_is_killed(
