@@ -6,7 +6,15 @@ from django.utils import timezone
 
 from codes.models import CodeVersion
 from codes.services import EDITABLE_FIELDS, add_one_year
-from portal.forms import UK_DATE_FORMATS, UK_DATE_HINT, UKDateInput, form_helper, submit_button, uk_date_field
+from portal.forms import (
+    UK_DATE_FORMATS,
+    UK_DATE_HINT,
+    FilterForm,
+    UKDateInput,
+    form_helper,
+    submit_button,
+    uk_date_field,
+)
 
 
 class DraftForm(forms.ModelForm):
@@ -115,3 +123,19 @@ class ReviewForm(forms.Form):
             submit_button("Record the review: no change needed", css_class="btn-outline-primary"),
             tag=False,
         )
+
+
+class CompareForm(FilterForm):
+    """Which two versions the compare page sets side by side (?from=&to=); a number that is not
+    one of the code's versions is ignored. The view fills in the latest two where none is chosen."""
+
+    COLUMNS = (("from", "col-auto"), ("to", "col-auto"))
+    BUTTON = "Compare"
+    FORM_ATTRS = (("aria_label", "Choose the versions to compare"),)
+    CSS_CLASS = "d-print-none"
+
+    def __init__(self, *args, numbers: list[int], **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = [(str(number), f"Version {number}") for number in numbers]
+        self.fields["from"] = forms.TypedChoiceField(label="Compare", choices=choices, coerce=int, required=False)
+        self.fields["to"] = forms.TypedChoiceField(label="with", choices=choices, coerce=int, required=False)

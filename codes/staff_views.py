@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from codes import selectors, services
 from codes.compare import compare_versions
-from codes.forms import DraftForm, PublishForm, ReviewForm
+from codes.forms import CompareForm, DraftForm, PublishForm, ReviewForm
 from codes.models import Code, CodeVersion
 from codes.views import version_context
 from schools import permissions
@@ -211,18 +211,12 @@ def compare(request, code_id):
         messages.info(request, "There is only one version, so there is nothing to compare yet.")
         return redirect("staff:code", code_id=code.pk)
 
-    def pick(name, default):
-        try:
-            value = int(request.GET.get(name, default))
-        except ValueError:
-            value = default
-        return value if value in numbers else default
-
-    old_number = pick("from", numbers[-2])
-    new_number = pick("to", numbers[-1])
+    form = CompareForm({"from": numbers[-2], "to": numbers[-1], **request.GET.dict()}, numbers=numbers)
+    old_number = form.value("from", numbers[-2])
+    new_number = form.value("to", numbers[-1])
     old, new = visible.get(number=old_number), visible.get(number=new_number)
     sections = compare_versions(old, new)
     if not any(section.changed for section in sections):
         sections = []
-    context = {"code": code, "old": old, "new": new, "sections": sections, "numbers": numbers}
+    context = {"code": code, "old": old, "new": new, "sections": sections, "form": form}
     return render(request, "staff/compare.html", context | {"show_all": request.GET.get("all") == "1"})

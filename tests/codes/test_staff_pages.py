@@ -297,3 +297,16 @@ def test_dates_are_typed_and_shown_day_first_whatever_the_browser(client, verifi
     assert form.cleaned_data["effective_from"] == datetime.date(2026, 12, 1)
     assert form.cleaned_data["review_due"] == datetime.date(2027, 12, 1)
     assert not PublishForm({"effective_from": "11/22/2026", "review_due": "22/11/2027", "requires_signing": "yes"}).is_valid()
+
+
+def test_staff_choose_which_two_versions_to_compare(client, school_code, headteacher):
+    published_version(school_code, body="## Expectations\n\nParents will be kind and polite online.")
+    published_version(school_code, body="## Expectations\n\nParents will be kind, polite and patient online.")
+    client.force_login(headteacher)
+    url = f"/staff/codes/{school_code.pk}/compare/"
+    latest = client.get(url).content.decode()
+    assert "Version 2 compared with version 3" in latest
+    assert '<option value="2" selected>Version 2</option>' in latest and '<option value="3" selected>Version 3</option>' in latest
+    chosen = client.get(url, {"from": "1", "to": "3"}).content.decode()
+    assert "Version 1 compared with version 3" in chosen
+    assert "Version 2 compared with version 3" in client.get(url, {"from": "9", "to": "x"}).content.decode()
