@@ -11,23 +11,24 @@ from dataclasses import dataclass
 
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext_lazy as _
 
 from codes.models import CodeVersion
 
 COMPARED_FIELDS = [
-    ("title", "Title"),
-    ("body", "The code"),
-    ("declaration_statement", "Declaration statement"),
-    ("covering_letter", "Covering letter"),
-    ("author_name", "Author"),
-    ("author_job_title", "Author's job title"),
-    ("document_version", "Version number"),
-    ("approved_by", "Approved by"),
-    ("approved_on", "Date approved"),
-    ("links_to", "Links to"),
-    ("revision_note", "Note of revisions"),
-    ("effective_from", "Effective from"),
-    ("review_due", "Review due"),
+    ("title", _("Title")),
+    ("body", _("The code")),
+    ("declaration_statement", _("Declaration statement")),
+    ("covering_letter", _("Covering letter")),
+    ("author_name", _("Author")),
+    ("author_job_title", _("Author's job title")),
+    ("document_version", _("Version number")),
+    ("approved_by", _("Approved by")),
+    ("approved_on", _("Date approved")),
+    ("links_to", _("Links to")),
+    ("revision_note", _("Note of revisions")),
+    ("effective_from", _("Effective from")),
+    ("review_due", _("Review due")),
 ]
 
 
@@ -39,7 +40,7 @@ class Row:
 
     @property
     def label(self):
-        return {"same": "Unchanged", "changed": "Changed", "added": "Added", "removed": "Removed"}[self.kind]
+        return {"same": _("Unchanged"), "changed": _("Changed"), "added": _("Added"), "removed": _("Removed")}[self.kind]
 
 
 @dataclass

@@ -11,6 +11,8 @@ from __future__ import annotations
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_safe
 
 from codes.compare import compare_versions
@@ -18,7 +20,7 @@ from codes.markup import render_markdown
 from codes.views import version_context
 from declarations import selectors, services, session
 from declarations.forms import DeclineForm, SignForm
-from portal import ratelimit
+from portal import languages, ratelimit
 from portal.client_ip import client_ip
 from portal.pages import see_other, signing_form_page, signing_page
 
@@ -50,6 +52,8 @@ def link(request, token, then="sign"):
     # A new session key: whoever knew this browser's old one does not share the carer's.
     request.session.cycle_key()
     request.session[session.SESSION_KEY] = {"request": signing_request.pk, "link": signing_request.token_hash}
+    # The carer's home language, where the portal has it, unless this browser chose one.
+    request.session[languages.SESSION_KEY] = signing_request.carer.language
     return see_other(reverse(f"signing:{then}"))
 
 
@@ -93,10 +97,11 @@ def sign(request):
                     agreed=form.cleaned_data["agreed"],
                     ip=client_ip(request),
                     user_agent=request.META.get("HTTP_USER_AGENT", ""),
+                    language=translation.get_language(),
                 )
             except services.VersionChanged as changed:
                 version = changed.version
-                notice = (
+                notice = _(
                     "The school published a new version of its code while you were reading. "
                     "Nothing has been signed yet. Please read this version, then sign it."
                 )
@@ -148,7 +153,7 @@ def decline(request):
                 )
             except services.VersionChanged as changed:
                 version = changed.version
-                notice = (
+                notice = _(
                     "The school published a new version of its code while you were on this page. "
                     "Nothing has been sent. Read the new version before you decide."
                 )

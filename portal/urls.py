@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.views.i18n import set_language
 from django_otp.admin import OTPAdminSite
 
 # Django admin shows carers' and pupils' data too: operators need their second factor there,
@@ -15,6 +16,9 @@ urlpatterns = [
     path("staff/completion/", include("evidence.dashboard_urls")),
     path("staff/", include("codes.staff_urls")),
     path("admin/", admin.site.urls),
+    # The language switch on every parent page: a form posting here sets the language cookie
+    # and goes back to the page it was on (Django's own view; the signing session is untouched).
+    path("language/", set_language, name="set_language"),
     path("sign/new-link/", include("sending.parent_urls")),
     path("sign/", include("declarations.urls")),
     path("sign/", include("evidence.receipt_urls")),

@@ -6,6 +6,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from portal.languages import language_name
+
 hex_colour = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Enter a colour as # and six hex digits, e.g. #1d4f91.")
 
 MAX_REMINDERS = 3  # there are three reminder e-mails (declarations.models.OutboxMessage.Kind)
@@ -248,6 +250,13 @@ class Carer(models.Model):
     forename = models.CharField(max_length=100)
     surname = models.CharField(max_length=100)
     email = models.EmailField(blank=True)
+    language = models.CharField(
+        "home language",
+        max_length=12,
+        blank=True,
+        help_text="Language code from the information system's home language (cy, pl, ur…); the "
+        "e-mails and signing pages use it where the portal is translated into it.",
+    )
     children = models.ManyToManyField(Pupil, through="PupilCarer", related_name="carers")
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
@@ -267,6 +276,11 @@ class Carer(models.Model):
     @property
     def full_name(self):
         return f"{self.forename} {self.surname}"
+
+    @property
+    def language_name(self) -> str:
+        """The home language named in itself ("Cymraeg"), or its code if the portal has no name."""
+        return language_name(self.language) if self.language else ""
 
 
 class PupilCarer(models.Model):

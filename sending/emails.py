@@ -24,12 +24,14 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
-from django.utils import dateformat, timezone
+from django.utils import dateformat, timezone, translation
+from django.utils.translation import gettext as _
 from django.utils.safestring import SafeString, mark_safe
 
 from codes import markup
 from codes.markup import render_markdown
 from declarations import selectors
+from portal import languages
 from schools.models import StaffRole
 from sending.models import OutboxMessage, Reminder
 from sending.signals import confirmation_copy
@@ -245,15 +247,24 @@ def covering_letter(*, school, version, today: datetime.date | None = None, send
 # Whole e-mails.
 
 
+def school_possessive(school) -> str:
+    """The school's name as the e-mails' sentences hold it: "Whitefield Primary School's" in
+    English, the name alone in a translation (whose sentence is worded around it)."""
+    return possessive(school.name) if translation.get_language() == languages.ENGLISH else school.name
+
+
 def subject_for(kind: str, school) -> str:
+    """The subject, in the language active (email_for activates the carer's)."""
+    # Translators: %(school)s is the school's name ("Whitefield Primary School's" in English).
+    values = {"school": school_possessive(school)}
     if kind == Kind.INVITATION:
-        return f"Please read and sign {possessive(school.name)} social media code of conduct"
+        return _("Please read and sign %(school)s social media code of conduct") % values
     if kind in Reminder.values:
-        return f"Reminder: please read and sign {possessive(school.name)} social media code of conduct"
+        return _("Reminder: please read and sign %(school)s social media code of conduct") % values
     if kind == Kind.NEW_LINK:
-        return f"Your link to sign {possessive(school.name)} social media code of conduct"
+        return _("Your link to sign %(school)s social media code of conduct") % values
     if kind == Kind.CONFIRMATION:
-        return f"Thank you for signing {possessive(school.name)} social media code of conduct"
+        return _("Thank you for signing %(school)s social media code of conduct") % values
     raise ValueError(f"No e-mail for outbox kind {kind!r}")
 
 
@@ -271,10 +282,22 @@ def email_for(
     Invitations, reminders and new links need the link's `token` and `expires_at`; a
     confirmation needs the `declaration`. `letter` lets a caller sending many invitations fill
     the covering letter once.
+
+    The portal's own words are in the carer's home language where the portal has it
+    (portal/languages.py), else English; the school's covering letter stays as the school wrote it.
     """
+    school, carer, version, kind = message.school, message.carer, message.version, message.kind
+    if kind == Kind.INVITATION and letter is None:
+        letter = covering_letter(school=school, version=version, today=today)
+    with translation.override(languages.shown_language(carer.language)):
+        return _email_in_language(message, token=token, expires_at=expires_at, declaration=declaration, letter=letter)
+
+
+def _email_in_language(message, *, token, expires_at, declaration, letter) -> EmailMultiAlternatives:
     school, carer, version, kind = message.school, message.carer, message.version, message.kind
     subject = subject_for(kind, school)
     context = {
+        "school_possessive": school_possessive(school),
         "kind": kind,
         "school": school,
         "carer": carer,
@@ -295,7 +318,7 @@ def email_for(
         context.update(link=sign_link(token), expires_on=long_date(expires_at))
         if kind == Kind.INVITATION:
             context.update(
-                letter=letter or covering_letter(school=school, version=version, today=today),
+                letter=letter,
                 template="invitation",
                 # No query for a carer the sender already knows never signed an earlier version.
                 **(what_changed(carer, version) if getattr(message, "signed_before", True) else {}),

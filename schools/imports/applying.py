@@ -105,7 +105,10 @@ def _write(school: Organisation, plan: ImportPlan) -> None:
 
     Carer.objects.bulk_create(
         (
-            Carer(school=school, mis_id=c.mis_id, title=c.title, forename=c.forename, surname=c.surname, email=c.email)
+            Carer(
+                school=school, mis_id=c.mis_id, title=c.title, forename=c.forename, surname=c.surname,
+                email=c.email, language=c.language,
+            )
             for c in plan.added_carers
         ),
         batch_size=BATCH,
@@ -113,7 +116,7 @@ def _write(school: Organisation, plan: ImportPlan) -> None:
     for carer in writes.changed_carers:
         carer.updated = now
     Carer.objects.bulk_update(
-        writes.changed_carers, ["mis_id", "title", "forename", "surname", "email", "updated"], batch_size=BATCH
+        writes.changed_carers, ["mis_id", "title", "forename", "surname", "email", "language", "updated"], batch_size=BATCH
     )
 
     for ids in _chunks(writes.removed_link_ids):

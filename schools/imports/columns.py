@@ -44,6 +44,10 @@ COLUMNS = (
     Column("email", "contact email",
            ("Primary Email", "Email", "Home Email", "Contact Email", "Email Address"), True),
     Column("priority", "contact priority", ("Priority", "Contact Priority", "Contact Order"), False),
+    # A SIMS code (WEL, POL, URD…) or a language's name: portal.languages.home_language_code.
+    Column("language", "home language",
+           ("Home Language", "First Language", "Language", "Main Language", "Contact Language",
+            "Preferred Language"), False),
 )
 
 YES = {"y", "yes", "true", "t", "1", "✓", "✔", "☑"}

@@ -60,6 +60,7 @@ class CarerEntry:
     email: str
     line: int | None = None
     changes: tuple[Change, ...] = ()
+    language: str = ""
 
     @property
     def name(self) -> str:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
 
+from portal.languages import home_language_code
 from schools.imports.columns import (
     NO,
     YES,
@@ -44,6 +45,7 @@ class CarerRecord:
     email: str
     line: int
     pupils: list[str] = field(default_factory=list)  # mis_ids, in file order
+    language: str = ""  # a language code (portal.languages), or "" when blank or not one we know
 
     @property
     def name(self) -> str:
@@ -245,7 +247,8 @@ def _collect_families(parsed: Parsed, rows: list[tuple[int, dict]]) -> None:
             "family", row["contact_forename"], row["contact_surname"], family[pupil.mis_id]
         )
         carer = CarerRecord(
-            key, row.get("title", ""), row["contact_forename"], row["contact_surname"], row["email"], line
+            key, row.get("title", ""), row["contact_forename"], row["contact_surname"], row["email"], line,
+            language=home_language_code(row.get("language", "")),
         )
         first_carer = parsed.carers.setdefault(key, carer)
         if differences := _differences(carer, first_carer, CARER_FIELDS[1:]):
@@ -253,6 +256,7 @@ def _collect_families(parsed: Parsed, rows: list[tuple[int, dict]]) -> None:
             parsed.errors.append(RowError(line, f"{who} has different details on different rows: {differences}."))
             continue
         first_carer.title = first_carer.title or carer.title
+        first_carer.language = first_carer.language or carer.language
 
         if (pupil.mis_id, key) in parsed.links:
             parsed.errors.append(RowError(
