@@ -82,6 +82,10 @@ class Declaration(models.Model):
     language = models.CharField(
         max_length=12, null=True, blank=True, help_text="The language the signing page was shown in."
     )
+    translation_fingerprint = models.CharField(
+        max_length=64, null=True, blank=True,
+        help_text="SHA-256 of the translation of the code shown beside the English (codes.VersionTranslation), if any.",
+    )
 
     class Meta:
         ordering = ["-signed_at"]

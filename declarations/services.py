@@ -207,9 +207,10 @@ def declaration_sign(
     ip: str | None,
     user_agent: str,
     language: str = "en-gb",
+    translation_fingerprint: str | None = None,
 ) -> Declaration:
     """Record the carer's declaration of the version shown to them, and return it, with the
-    language its page was shown in.
+    language its page was shown in and the fingerprint of the translation shown beside the English.
 
     Guarantees: refused (VersionChanged) unless the version shown is still the version in force;
     refused (LinkExpired) once the link has expired; one declaration per carer and version, so a
@@ -262,6 +263,7 @@ def declaration_sign(
                     user_agent=(user_agent or "")[:USER_AGENT_LENGTH],
                     method=Declaration.Method.ONLINE,
                     language=language,
+                    translation_fingerprint=translation_fingerprint or None,
                 )
         except IntegrityError:
             return Declaration.objects.get(carer=carer, version=version)

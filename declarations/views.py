@@ -16,7 +16,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_safe
 
 from codes.compare import compare_versions
+from codes.models import CodeVersion
 from codes.markup import render_markdown
+from codes.translations import translation_context, translation_for
 from codes.views import version_context
 from declarations import selectors, services, session
 from declarations.forms import DeclineForm, SignForm
@@ -74,7 +76,22 @@ def _sign_context(signing_request, version, form, *, previous, notice="") -> dic
             "decline": selectors.current_decline(carer, version),
         }
     )
+    context.update(
+        translation_context(
+            translation_for(version, translation.get_language()),
+            school_name=school.name,
+            carer=carer.full_name,
+            children=selectors.names_in_words([child.full_name for child in children]),
+        )
+    )
     return context
+
+
+def _translation_shown(version_id: int) -> str | None:
+    """The fingerprint of the translation the signing page showed beside the English, if any."""
+    version = CodeVersion.objects.filter(pk=version_id).first()
+    shown = translation_for(version, translation.get_language()) if version else None
+    return shown.fingerprint if shown else None
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -98,6 +115,7 @@ def sign(request):
                     ip=client_ip(request),
                     user_agent=request.META.get("HTTP_USER_AGENT", ""),
                     language=translation.get_language(),
+                    translation_fingerprint=_translation_shown(form.cleaned_data["version"]),
                 )
             except services.VersionChanged as changed:
                 version = changed.version

@@ -48,7 +48,10 @@ from django.utils.translation import ngettext
 from qrcode.image.pil import PilImage
 
 from codes.markup import render_markdown
+from codes.models import VersionTranslation
+from codes.translations import translation_context
 from declarations.models import Declaration, SigningRequest
+from declarations.selectors import names_in_words as declaration_children_in_words
 from evidence.models import DeclarationPdf
 from portal.languages import ENGLISH, language_name, shown_language
 from schools.models import hex_colour
@@ -250,6 +253,7 @@ def pdf_context(declaration: Declaration, *, verification_code: str, rendered_at
         "logo": _logo_data_uri(school),
         "body_html": _code_html(version.body),
         "statement_html": render_markdown(declaration.statement),
+        **_translation_shown(declaration),
         "children": [child.get("name", "") for child in declaration.children_named or []],
         "signed": Moment(declaration.signed_at),
         "signed_on": _uk_date(declaration.signed_at),
@@ -267,6 +271,26 @@ def pdf_context(declaration: Declaration, *, verification_code: str, rendered_at
         "rendered": Moment(rendered_at),
         "portal_base_url": settings.PORTAL_BASE_URL,
     }
+
+
+def _translation_shown(declaration: Declaration) -> dict:
+    """The translation shown beside the English when the carer signed, filled in as it was shown,
+    when the stored one still has the fingerprint the declaration recorded."""
+    fingerprint = declaration.translation_fingerprint
+    if not fingerprint:
+        return {"translation": None}
+    shown = VersionTranslation.objects.filter(
+        version_id=declaration.version_id, language=declaration.language, fingerprint=fingerprint
+    ).first()
+    children = [child.get("name", "") for child in declaration.children_named or []]
+    context = translation_context(
+        shown,
+        school_name=declaration.school.name,
+        carer=declaration.carer_name,
+        children=declaration_children_in_words(children),
+    )
+    context["translation_fingerprint"] = fingerprint
+    return context
 
 
 def render_pdf(declaration: Declaration, *, verification_code: str, rendered_at=None) -> bytes:

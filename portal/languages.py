@@ -20,6 +20,9 @@ ENGLISH = "en-gb"
 SESSION_KEY = "carer_language"
 # Pages in English whatever the visitor chose: their text is not translated.
 ENGLISH_ONLY_PATHS = ("/staff/", "/admin/")
+# The e-mailed link's own address answers only with a redirect or a dead end: no switch there,
+# whose return address would write the link into the page (and a dead end holds no form).
+NO_SWITCH_PATHS = ("/sign/t/",)
 
 # Home languages as information systems write them: SIMS/DfE three- and four-letter codes, ISO
 # 639 codes and the languages' names in English and in themselves. A code the portal does not
@@ -113,7 +116,7 @@ class ParentLanguageMiddleware:
 def language_switch(request) -> dict:
     """The language switch for the page's footer, on every page but the English-only ones: each
     shipped language, named in itself, as a button of a form that works without JavaScript."""
-    if request.path_info.startswith(ENGLISH_ONLY_PATHS):
+    if request.path_info.startswith(ENGLISH_ONLY_PATHS + NO_SWITCH_PATHS):
         return {}
     current = translation.get_language()
     return {

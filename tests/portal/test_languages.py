@@ -180,3 +180,11 @@ def test_a_welsh_carer_gets_a_welsh_invitation_and_others_english(school, welsh_
     assert "Darllenwch y cod ymddygiad a llofnodwch y datganiad yma:" in welsh.body
     assert 'lang="cy"' in welsh.alternatives[0].content
     assert english.subject == "Please read and sign Whitefield Primary School's social media code of conduct"
+
+
+def test_the_switch_never_writes_a_signing_link_into_a_page(client, carer, version):
+    _, token = issued_link(carer, version)
+    dead_end = page(client.get("/sign/t/not-a-real-token-at-all/"))
+    assert "not-a-real-token-at-all" not in dead_end and 'name="language"' not in dead_end
+    client.get(f"/sign/t/{token}/")
+    assert token not in page(client.get("/sign/")) and 'name="language"' in page(client.get("/sign/"))
