@@ -16,8 +16,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_safe
 
 from codes.compare import compare_versions
-from codes.models import CodeVersion
 from codes.markup import render_markdown
+from codes.models import CodeVersion
 from codes.translations import translation_context, translation_for
 from codes.views import version_context
 from declarations import selectors, services, session

@@ -21,9 +21,9 @@ import io
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
-from django.utils.translation import get_language_info
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
+from django.utils.translation import get_language_info
 
 from codes.models import CodeVersion
 from codes.services import code_for_school

@@ -25,8 +25,8 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils import dateformat, timezone, translation
-from django.utils.translation import gettext as _
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
 
 from codes import markup
 from codes.markup import render_markdown
@@ -357,7 +357,7 @@ def _copy_context(declaration) -> dict:
         "verify_page": "",
         "link_works_until": long_date(request.expires_at) if request is not None and request.expires_at else "",
     }
-    for _, copy in confirmation_copy.send(sender=type(declaration), declaration=declaration):
+    for _receiver, copy in confirmation_copy.send(sender=type(declaration), declaration=declaration):
         context.update(copy or {})
     return context
 
