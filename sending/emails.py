@@ -338,7 +338,7 @@ def _email_in_language(message, *, token, expires_at, declaration, letter) -> Em
         from_email=school_from_address(school),
         to=[carer.email],
         reply_to=[school.email] if school.email else None,
-        headers={"Auto-Submitted": "auto-generated"},
+        headers={"Auto-Submitted": "auto-generated", "Content-Language": translation.get_language()},
     )
     email.attach_alternative(html, "text/html")
     if context.get("pdf") is not None:

@@ -178,7 +178,7 @@ def test_a_welsh_carer_gets_a_welsh_invitation_and_others_english(school, welsh_
     welsh, english = by_address[welsh_carer.email], by_address["hodan@example.org"]
     assert welsh.subject == "Darllenwch a llofnodwch god ymddygiad cyfryngau cymdeithasol Whitefield Primary School"
     assert "Darllenwch y cod ymddygiad a llofnodwch y datganiad yma:" in welsh.body
-    assert 'lang="cy"' in welsh.alternatives[0].content
+    assert 'lang="cy"' in welsh.alternatives[0].content and welsh.extra_headers["Content-Language"] == "cy"
     assert english.subject == "Please read and sign Whitefield Primary School's social media code of conduct"
 
 
