@@ -25,7 +25,7 @@ PARENT_TEMPLATES = sorted(
     [TEMPLATES / name for name in ("base.html", "403.html", "403_csrf.html", "404.html", "500.html",
                                    "accessibility.html", "privacy.html")]
     + [p for p in (TEMPLATES / "codes").glob("*.html")]
-    + [p for p in (TEMPLATES / "declarations").glob("*.html") if "verif" not in p.name]
+    + [p for p in (TEMPLATES / "declarations").glob("*.html")]
     + [p for p in (TEMPLATES / "emails").glob("*") if p.name != "review_due.txt"]  # that one goes to staff
     + [TEMPLATES / "pdf" / "declaration.html", TEMPLATES / "partials" / "version.html",
        TEMPLATES / "partials" / "error_summary.html"]
