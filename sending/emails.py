@@ -26,6 +26,7 @@ from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils import dateformat, timezone, translation
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.text import get_text_list
 from django.utils.translation import gettext
 
 from codes import markup
@@ -316,7 +317,8 @@ def subject_for(kind: str, school, *, carer=None, children: list | None = None) 
     if carer is None:
         return subject
     if children:
-        forenames = selectors.names_in_words([child.forename for child in children])
+        # In the e-mail's language ("Amy a Ben"); the declaration itself names them in English.
+        forenames = get_text_list([child.forename for child in children], gettext("and"))
         return gettext("%(subject)s – for %(carer)s (%(children)s)") % {
             "subject": subject, "carer": carer.full_name, "children": forenames,
         }
