@@ -20,9 +20,10 @@ ENGLISH = "en-gb"
 SESSION_KEY = "carer_language"
 # Pages in English whatever the visitor chose: their text is not translated.
 ENGLISH_ONLY_PATHS = ("/staff/", "/admin/")
-# The e-mailed link's own address answers only with a redirect or a dead end: no switch there,
-# whose return address would write the link into the page (and a dead end holds no form).
-NO_SWITCH_PATHS = ("/sign/t/",)
+# The e-mailed link's own address, and a paper form's short address for it, answer only with a
+# redirect or a dead end: no switch there, whose return address would write the link into the
+# page (and a dead end holds no form).
+NO_SWITCH_PATHS = ("/sign/t/", "/sign/s/")
 
 # Home languages as information systems write them: SIMS/DfE three- and four-letter codes, ISO
 # 639 codes and the languages' names in English and in themselves. A code the portal does not

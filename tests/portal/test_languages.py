@@ -194,5 +194,7 @@ def test_the_switch_never_writes_a_signing_link_into_a_page(client, carer, versi
     _, token = issued_link(carer, version)
     dead_end = page(client.get("/sign/t/not-a-real-token-at-all/"))
     assert "not-a-real-token-at-all" not in dead_end and 'name="language"' not in dead_end
+    short_dead_end = page(client.get("/sign/s/ABCD-EFGH-JKLM/"))
+    assert "ABCD-EFGH-JKLM" not in short_dead_end and 'name="language"' not in short_dead_end
     client.get(f"/sign/t/{token}/")
     assert token not in page(client.get("/sign/")) and 'name="language"' in page(client.get("/sign/"))
