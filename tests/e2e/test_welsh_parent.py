@@ -29,6 +29,8 @@ def test_a_welsh_carer_signs_in_welsh(seeds, phone, page, live_server, settings,
         "default": {"BACKEND": "django.core.mail.backends.filebased.EmailBackend", "OPTIONS": {"file_path": str(tmp_path)}}
     }
     school = Organisation.objects.get(slug="whitefield-primary")
+    school.sending_days = "1234567"  # the tests' clock says Sunday: the school sends on Sundays too
+    school.save()
     carer = family(school, forename="Siân", surname="Llewelyn", email="sian@example.org",
                    children=(("Gwen", "Llewelyn", "3", "3B"),))
     carer.language = "cy"  # as the import stores "WEL" from the information system
@@ -38,8 +40,12 @@ def test_a_welsh_carer_signs_in_welsh(seeds, phone, page, live_server, settings,
 
     (invitation,) = saved_emails(tmp_path)
     subject = " ".join(str(make_header(decode_header(invitation["Subject"]))).split())
-    assert subject == "Darllenwch a llofnodwch god ymddygiad cyfryngau cymdeithasol Whitefield Primary School"
+    assert subject == (
+        "Darllenwch a llofnodwch god ymddygiad cyfryngau cymdeithasol Whitefield Primary School"
+        " – ar gyfer Siân Llewelyn (Gwen)"
+    )
     body = plain_text(invitation)
+    assert "Annwyl Siân Llewelyn," in body
     assert "Darllenwch y cod ymddygiad a llofnodwch y datganiad yma:" in body
     link = re.search(r"http://\S+/sign/t/[A-Za-z0-9_-]+/", body).group(0)
 
