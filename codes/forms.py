@@ -4,7 +4,7 @@ from crispy_forms.layout import Fieldset
 from django import forms
 from django.utils import timezone
 
-from codes.models import CodeVersion
+from codes.models import CodeVersion, VersionTranslation
 from codes.services import EDITABLE_FIELDS, add_one_year
 from portal.forms import (
     UK_DATE_FORMATS,
@@ -139,3 +139,20 @@ class CompareForm(FilterForm):
         choices = [(str(number), f"Version {number}") for number in numbers]
         self.fields["from"] = forms.TypedChoiceField(label="Compare", choices=choices, coerce=int, required=False)
         self.fields["to"] = forms.TypedChoiceField(label="with", choices=choices, coerce=int, required=False)
+
+
+class TranslationForm(forms.ModelForm):
+    """A published version's code and declaration in another language (codes/translations.py)."""
+
+    class Meta:
+        model = VersionTranslation
+        fields = ["title", "body", "declaration_statement"]
+        widgets = {
+            "body": forms.Textarea(attrs={"rows": 24}),
+            "declaration_statement": forms.Textarea(attrs={"rows": 8}),
+        }
+        labels = {"body": "The code", "declaration_statement": "Declaration statement"}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = form_helper("title", "body", "declaration_statement", submit_button("Save the translation"))

@@ -181,3 +181,33 @@ class ReviewReminder(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()}: {self.code.owner}, {self.review_due}"
+
+
+class VersionTranslation(models.Model):
+    """A published version's code and declaration in another language parents read the portal in
+    (settings.LANGUAGES), attached by staff. Parents see it beside the English, with a notice that
+    the English text is the one signed; a declaration records the fingerprint of the translation
+    shown (codes/translations.py). The version itself stays frozen: a translation can be corrected,
+    and each correction has a new fingerprint."""
+
+    version = models.ForeignKey(CodeVersion, on_delete=models.PROTECT, related_name="translations")
+    language = models.CharField(max_length=12)
+    title = models.CharField(max_length=200)
+    body = models.TextField(help_text="The code in this language: Markdown, as in English.")
+    declaration_statement = models.TextField(
+        help_text="The declaration in this language, with {carer}, {children} and {school} as in English."
+    )
+    fingerprint = models.CharField(max_length=64)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["language"]
+        constraints = [
+            models.UniqueConstraint(fields=["version", "language"], name="one_translation_per_version_and_language"),
+        ]
+
+    def __str__(self):
+        return f"{self.version} in {self.language}"

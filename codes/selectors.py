@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from django.db.models import Count, Exists, OuterRef, Q
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from codes.models import Code, CodeReview, CodeVersion
 from codes.services import (
@@ -28,6 +29,10 @@ def organisation_code(organisation: Organisation) -> Code | None:
 def public_version(code: Code, number: int) -> CodeVersion:
     """A published version anyone may read; drafts are never public."""
     return get_object_or_404(code.versions.select_related("code__owner"), number=number, status="published")
+
+
+# A version's state as the public pages show it (`{% translate state|capfirst %}`).
+VERSION_STATES = (gettext_noop("In force"), gettext_noop("Superseded"), gettext_noop("Scheduled"), gettext_noop("Draft"))
 
 
 def version_history(code: Code, *, include_drafts=False):

@@ -16,4 +16,9 @@ urlpatterns = [
     path("versions/<int:version_id>/preview/", staff_views.version_preview, name="preview"),
     path("versions/<int:version_id>/publish/", staff_views.version_publish, name="publish"),
     path("versions/<int:version_id>/discard/", staff_views.draft_discard, name="discard"),
+    path(
+        "versions/<int:version_id>/translations/<str:language>/",
+        staff_views.version_translation,
+        name="translation",
+    ),
 ]

@@ -10,11 +10,12 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import get_language_info
 from django.views.decorators.http import require_POST
 
-from codes import selectors, services
+from codes import selectors, services, translations
 from codes.compare import compare_versions
-from codes.forms import CompareForm, DraftForm, PublishForm, ReviewForm
+from codes.forms import CompareForm, DraftForm, PublishForm, ReviewForm, TranslationForm
 from codes.models import Code, CodeVersion
 from codes.views import version_context
 from schools import permissions
@@ -86,6 +87,7 @@ def code_detail(request, code_id):
             "overview": selectors.code_overview(code),
             "history": history,
             "can_manage": permissions.can_manage_code(request.user, code),
+            "translatable_languages": translations.translatable_languages(),
             "numbers": [v.number for v, _ in history],
             "review_form": ReviewForm(initial={"review_due": services.code_review_due(code)}),
         },
@@ -220,3 +222,41 @@ def compare(request, code_id):
         sections = []
     context = {"code": code, "old": old, "new": new, "sections": sections, "form": form}
     return render(request, "staff/compare.html", context | {"show_all": request.GET.get("all") == "1"})
+
+
+@login_required
+def version_translation(request, version_id, language):
+    """Attach or correct the translation of a published version into one shipped language."""
+    version = _version_for(request.user, version_id, manage=True)
+    languages = dict(translations.translatable_languages())
+    if language not in languages or not version.is_published:
+        raise Http404("No such translation.")
+    existing = translations.translation_for(version, language)
+    form = TranslationForm(request.POST or None, instance=existing)
+    if request.method == "POST" and form.is_valid():
+        try:
+            translations.version_translation_save(
+                user=request.user, version=version, language=language, **form.cleaned_data
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(
+                request,
+                f"The {languages[language]} translation of version {version.number} is saved. Parents reading "
+                f"in {languages[language]} see it beside the English, which is the text they sign.",
+            )
+            return redirect("staff:code", code_id=version.code_id)
+    return render(
+        request,
+        "staff/version_translation.html",
+        {
+            "version": version,
+            "code": version.code,
+            "language": language,
+            "language_name": languages[language],
+            "form": form,
+            "existing": existing,
+            "rtl": get_language_info(language)["bidi"],
+        },
+    )

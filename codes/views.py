@@ -2,12 +2,14 @@
 
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.utils.translation import get_language
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_safe
 
 from codes import selectors
 from codes.markup import render_markdown
 from codes.services import declaration_text, version_in_force
+from codes.translations import translation_context, translation_for
 from schools.branding import brand_stylesheet
 from schools.models import Organisation
 
@@ -51,6 +53,7 @@ def organisation_page(request, slug):
     }
     if version:
         context.update(version_context(version, organisation))
+        context.update(translation_context(translation_for(version, get_language()), school_name=organisation.name))
         context["state"] = "in force"
     return render(request, "codes/organisation.html", context)
 
@@ -77,6 +80,7 @@ def version_detail(request, slug, number):
     version = selectors.public_version(code, number)
     in_force = version_in_force(code)
     context = version_context(version, organisation)
+    context.update(translation_context(translation_for(version, get_language()), school_name=organisation.name))
     context.update(
         {
             "code": code,

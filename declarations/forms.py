@@ -7,6 +7,7 @@ declarations/services.py.
 from crispy_forms.layout import HTML, Field, Hidden
 from django import forms
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from declarations import services
 from portal.forms import FilterForm, form_helper, submit_button, uk_date_field
@@ -21,19 +22,19 @@ def _version_shown():
 
 class SignForm(forms.Form):
     typed_name = forms.CharField(
-        label="Your full name",
-        help_text="Type your name as you would sign it. This is your signature.",
+        label=_("Your full name"),
+        help_text=_("Type your name as you would sign it. This is your signature."),
         max_length=200,
         error_messages={
-            "required": "Type your full name to sign",
-            "max_length": "Your name must be 200 characters or fewer",
+            "required": _("Type your full name to sign"),
+            "max_length": _("Your name must be 200 characters or fewer"),
         },
         widget=forms.TextInput(attrs={"autocomplete": "name", "spellcheck": "false"}),
     )
     agreed = forms.BooleanField(
-        label="I agree",
-        help_text="I have read the code and make the declaration above.",
-        error_messages={"required": "Tick the box to confirm you agree"},
+        label=_("I agree"),
+        help_text=_("I have read the code and make the declaration above."),
+        error_messages={"required": _("Tick the box to confirm you agree")},
     )
     version = forms.IntegerField(widget=forms.HiddenInput)
 
@@ -43,7 +44,7 @@ class SignForm(forms.Form):
             _version_shown(),
             "typed_name",
             Field("agreed", wrapper_class="mb-4"),
-            submit_button("Sign the declaration", css_class="btn-primary btn-lg"),
+            submit_button(_("Sign the declaration"), css_class="btn-primary btn-lg"),
             action="signing:sign",
         )
 
@@ -56,12 +57,12 @@ class SignForm(forms.Form):
 
 class DeclineForm(forms.Form):
     message = forms.CharField(
-        label="Your message for the school (optional)",
+        label=_("Your message for the school (optional)"),
         required=False,
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 5}),
-        error_messages={"max_length": "Your message must be 2,000 characters or fewer"},
-        help_text="For example, why you do not want to sign, or a question for the school.",
+        error_messages={"max_length": _("Your message must be 2,000 characters or fewer")},
+        help_text=_("For example, why you do not want to sign, or a question for the school."),
     )
     version = forms.IntegerField(widget=forms.HiddenInput)
 
@@ -70,7 +71,7 @@ class DeclineForm(forms.Form):
         self.helper = form_helper(
             _version_shown(),
             "message",
-            submit_button("Tell the school I do not want to sign"),
+            submit_button(_("Tell the school I do not want to sign")),
             action="signing:decline",
         )
 

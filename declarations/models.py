@@ -7,6 +7,7 @@ declarations/services.py; these models hold the data and the invariants the data
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 
 class SigningRequest(models.Model):
@@ -55,8 +56,8 @@ class Declaration(models.Model):
     """What a carer signed: evidence. Never edited (the database refuses UPDATE)."""
 
     class Method(models.TextChoices):
-        ONLINE = "online", "Signed online"
-        PAPER = "paper", "Paper form recorded by staff"
+        ONLINE = "online", _("Signed online")
+        PAPER = "paper", _("Paper form recorded by staff")
 
     school = models.ForeignKey("schools.Organisation", on_delete=models.PROTECT, related_name="declarations")
     carer = models.ForeignKey("schools.Carer", on_delete=models.PROTECT, related_name="declarations")
@@ -79,6 +80,15 @@ class Declaration(models.Model):
     )
     recorded_at = models.DateTimeField(auto_now_add=True)
     paper_scan = models.FileField(upload_to="paper-forms/%Y/%m/", blank=True)
+    # Nullable, with no default, so that adding it keeps the table (and its trigger) on SQLite;
+    # null is a declaration recorded before the portal spoke other languages: in English.
+    language = models.CharField(
+        max_length=12, null=True, blank=True, help_text="The language the signing page was shown in."
+    )
+    translation_fingerprint = models.CharField(
+        max_length=64, null=True, blank=True,
+        help_text="SHA-256 of the translation of the code shown beside the English (codes.VersionTranslation), if any.",
+    )
 
     class Meta:
         ordering = ["-signed_at"]

@@ -14,6 +14,7 @@ import uuid
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from codes.models import CodeVersion
 from codes.services import declaration_text
@@ -221,10 +222,10 @@ def signing_version_for(signing_request: SigningRequest) -> CodeVersion:
     their school. Raises NothingToSign when there is none or the carer is no longer asked."""
     carer = signing_request.carer
     if carer.erased_at is not None or not selectors.signing_children(signing_request):
-        raise NothingToSign("You are not currently asked to sign a code of conduct at this school.")
+        raise NothingToSign(_("You are not currently asked to sign a code of conduct at this school."))
     version = selectors.version_to_sign(signing_request.school)
     if version is None:
-        raise NothingToSign("This school has no code of conduct in force to sign.")
+        raise NothingToSign(_("This school has no code of conduct in force to sign."))
     return version
 
 
@@ -239,8 +240,11 @@ def declaration_sign(
     agreed: bool,
     ip: str | None,
     user_agent: str,
+    language: str = "en-gb",
+    translation_fingerprint: str | None = None,
 ) -> Declaration:
-    """Record the carer's declaration of the version shown to them, and return it.
+    """Record the carer's declaration of the version shown to them, and return it, with the
+    language its page was shown in and the fingerprint of the translation shown beside the English.
 
     Guarantees: refused (VersionChanged) unless the version shown is still the version in force;
     refused (LinkExpired) once the link has expired; one declaration per carer and version, so a
@@ -250,9 +254,9 @@ def declaration_sign(
     """
     typed_name = " ".join((typed_name or "").split())
     if not typed_name:
-        raise ValidationError({"typed_name": "Type your full name to sign"})
+        raise ValidationError({"typed_name": _("Type your full name to sign")})
     if not agreed:
-        raise ValidationError({"agreed": "Tick the box to confirm you agree"})
+        raise ValidationError({"agreed": _("Tick the box to confirm you agree")})
     with transaction.atomic():
         # Submits for one link queue up here; the second finds the first one's declaration.
         # NO KEY: a paper form recorded at the same moment only needs to see that this row
@@ -292,6 +296,8 @@ def declaration_sign(
                     ip_address=ip or None,
                     user_agent=(user_agent or "")[:USER_AGENT_LENGTH],
                     method=Declaration.Method.ONLINE,
+                    language=language,
+                    translation_fingerprint=translation_fingerprint or None,
                 )
         except IntegrityError:
             return Declaration.objects.get(carer=carer, version=version)

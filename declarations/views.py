@@ -11,14 +11,18 @@ from __future__ import annotations
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_safe
 
 from codes.compare import compare_versions
 from codes.markup import render_markdown
+from codes.models import CodeVersion
+from codes.translations import translation_context, translation_for
 from codes.views import version_context
 from declarations import selectors, services, session
 from declarations.forms import DeclineForm, SignForm
-from portal import ratelimit
+from portal import languages, ratelimit
 from portal.client_ip import client_ip
 from portal.pages import see_other, signing_form_page, signing_page
 
@@ -50,6 +54,8 @@ def link(request, token, then="sign"):
     # A new session key: whoever knew this browser's old one does not share the carer's.
     request.session.cycle_key()
     request.session[session.SESSION_KEY] = {"request": signing_request.pk, "link": signing_request.token_hash}
+    # The carer's home language, where the portal has it, unless this browser chose one.
+    request.session[languages.SESSION_KEY] = signing_request.carer.language
     return see_other(reverse(f"signing:{then}"))
 
 
@@ -90,7 +96,22 @@ def _sign_context(signing_request, version, form, *, previous, notice="") -> dic
             "decline": selectors.current_decline(carer, version),
         }
     )
+    context.update(
+        translation_context(
+            translation_for(version, translation.get_language()),
+            school_name=school.name,
+            carer=carer.full_name,
+            children=selectors.names_in_words([child.full_name for child in children]),
+        )
+    )
     return context
+
+
+def _translation_shown(version_id: int) -> str | None:
+    """The fingerprint of the translation the signing page showed beside the English, if any."""
+    version = CodeVersion.objects.filter(pk=version_id).first()
+    shown = translation_for(version, translation.get_language()) if version else None
+    return shown.fingerprint if shown else None
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -113,10 +134,12 @@ def sign(request):
                     agreed=form.cleaned_data["agreed"],
                     ip=client_ip(request),
                     user_agent=request.META.get("HTTP_USER_AGENT", ""),
+                    language=translation.get_language(),
+                    translation_fingerprint=_translation_shown(form.cleaned_data["version"]),
                 )
             except services.VersionChanged as changed:
                 version = changed.version
-                notice = (
+                notice = _(
                     "The school published a new version of its code while you were reading. "
                     "Nothing has been signed yet. Please read this version, then sign it."
                 )
@@ -168,7 +191,7 @@ def decline(request):
                 )
             except services.VersionChanged as changed:
                 version = changed.version
-                notice = (
+                notice = _(
                     "The school published a new version of its code while you were on this page. "
                     "Nothing has been sent. Read the new version before you decide."
                 )

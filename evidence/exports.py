@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass
 
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
+from django.utils.translation import get_language_info
 
 from codes.models import CodeVersion
 from codes.services import code_for_school
@@ -270,6 +271,7 @@ class DeclarationRegister(ListExporter):
             "Version signed",
             "Signed (UK time)",
             "How",
+            "Language signed in",
             "Recorded by",
             "Declined (UK time)",
             "Outstanding because",
@@ -315,6 +317,7 @@ class DeclarationRegister(ListExporter):
                 declaration.version.number if declaration else None,
                 _uk(declaration.signed_at) if declaration else None,
                 ("On paper" if declaration.method == Declaration.Method.PAPER else "Online") if declaration else "",
+                _language(declaration),
                 staff_name(declaration.recorded_by) if declaration else "",
                 _uk(decline.declined_at) if decline else None,
                 status.reason_label,
@@ -328,6 +331,18 @@ class RegisterCsv(DeclarationRegister):
 
 class RegisterXlsx(DeclarationRegister):
     file_format = "xlsx"
+
+
+def _language(declaration) -> str:
+    """The language of the page the carer signed on, in English for the school's register."""
+    if declaration is None:
+        return ""
+    if not declaration.language:  # before the portal recorded it, or a paper form: English
+        return "English" if declaration.method == Declaration.Method.ONLINE else ""
+    try:
+        return get_language_info(declaration.language)["name"].replace("British English", "English")
+    except KeyError:
+        return declaration.language
 
 
 def _year_order(year_group: str) -> int:

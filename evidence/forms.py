@@ -3,6 +3,7 @@ evidence/exports.py hold the rules)."""
 
 from crispy_forms.layout import Div, Field
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from evidence.exports import DeclarationFilters
 from evidence.pdf import CODE_ALPHABET, CODE_LENGTH, normalise_code
@@ -13,10 +14,10 @@ VERIFY_MAX_BYTES = 10 * 1024 * 1024
 
 class VerifyCodeForm(forms.Form):
     code = forms.CharField(
-        label="Verification code",
+        label=_("Verification code"),
         max_length=20,
-        help_text="10 letters and digits, printed on the PDF, for example ABCDE-FGH23.",
-        error_messages={"required": "Enter the verification code printed on the PDF"},
+        help_text=_("10 letters and digits, printed on the PDF, for example ABCDE-FGH23."),
+        error_messages={"required": _("Enter the verification code printed on the PDF")},
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "characters"}),
     )
 
@@ -24,7 +25,7 @@ class VerifyCodeForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.helper = form_helper(
             "code",
-            submit_button("Check the code"),
+            submit_button(_("Check the code")),
             action="verification:verify",
             method="get",
             css_class="mb-4",
@@ -33,26 +34,26 @@ class VerifyCodeForm(forms.Form):
     def clean_code(self):
         code = normalise_code(self.cleaned_data["code"])
         if len(code) != CODE_LENGTH or any(character not in CODE_ALPHABET for character in code):
-            raise forms.ValidationError("A verification code is 10 letters and digits, like ABCDE-FGH23")
+            raise forms.ValidationError(_("A verification code is 10 letters and digits, like ABCDE-FGH23"))
         return code
 
 
 class VerifyFileForm(forms.Form):
     file = forms.FileField(
-        label="The declaration PDF",
-        help_text="A PDF file of 10 MB or smaller. It is checked and not kept.",
-        error_messages={"required": "Choose the PDF file to check", "empty": "The file is empty"},
+        label=_("The declaration PDF"),
+        help_text=_("A PDF file of 10 MB or smaller. It is checked and not kept."),
+        error_messages={"required": _("Choose the PDF file to check"), "empty": _("The file is empty")},
         widget=forms.ClearableFileInput(attrs={"accept": "application/pdf"}),
     )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.helper = form_helper("file", submit_button("Check the PDF"), action="verification:verify")
+        self.helper = form_helper("file", submit_button(_("Check the PDF")), action="verification:verify")
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
         if upload.size > VERIFY_MAX_BYTES:
-            raise forms.ValidationError("The file must be 10 MB or smaller")
+            raise forms.ValidationError(_("The file must be 10 MB or smaller"))
         return upload
 
 

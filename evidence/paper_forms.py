@@ -5,6 +5,8 @@ Each page has the declaration of the version in force filled in with the carer's
 children, lines for a signature, the name in capitals and the date, the form's reference (staff
 type it in to find the carer when the form comes back: declarations/form_reference.py), and a QR
 code and the address of the carer's own signing link, for those who would rather sign online.
+Each page is in the carer's home language where the portal has it (the declaration itself stays as
+the school wrote it).
 The link follows the e-mails' rule (evidence/link_export.py: links_issue): a link that still works
 is kept, a new one made only where none works. Each print is in the school's audit log.
 """
@@ -27,6 +29,7 @@ from declarations.services import statement_for
 from evidence.link_export import Who, carers_to_reach, children_in_words, links_issue
 from evidence.pdf import _inline_only_fetcher, _logo_data_uri, _qr_data_uri
 from evidence.services import Download
+from portal.languages import shown_language
 from schools import permissions
 from schools.audit import audit_record
 from schools.models import AuditEvent, Organisation
@@ -91,6 +94,7 @@ def paper_forms_print(
         pages.append(
             {
                 "carer": carer,
+                "language": shown_language(carer.language),
                 "children": children_in_words(carer),
                 "statement_html": render_markdown(statement_for(carer=carer, version=version)),
                 "reference": form_reference(carer),

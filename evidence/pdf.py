@@ -40,14 +40,20 @@ from django.db import transaction
 from django.tasks import task
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import slugify
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from qrcode.image.pil import PilImage
 
 from codes.markup import render_markdown
+from codes.models import VersionTranslation
+from codes.translations import translation_context
 from declarations.models import Declaration, SigningRequest
+from declarations.selectors import names_in_words as declaration_children_in_words
 from evidence.models import DeclarationPdf
+from portal.languages import ENGLISH, language_name, shown_language
 from schools.models import hex_colour
 from sending.models import OutboxMessage
 
@@ -122,7 +128,7 @@ def evidence_trail(declaration: Declaration) -> list[TrailEvent]:
     events: list[TrailEvent] = []
     request: SigningRequest | None = declaration.request
     if request is not None:
-        events.append(TrailEvent("Asked to sign: the school added the carer to those asked", Moment(request.created_at)))
+        events.append(TrailEvent(_("Asked to sign: the school added the carer to those asked"), Moment(request.created_at)))
         emails = list(
             OutboxMessage.objects.filter(
                 carer_id=declaration.carer_id,
@@ -135,27 +141,28 @@ def evidence_trail(declaration: Declaration) -> list[TrailEvent]:
             .order_by("sent_at", "pk")
         )
         for message in emails:
-            events.append(TrailEvent(f"{message.get_kind_display()} e-mailed with a personal link", Moment(message.sent_at)))
+            events.append(TrailEvent(_("%(email)s e-mailed with a personal link") % {"email": message.get_kind_display()}, Moment(message.sent_at)))
         kinds = {message.kind for message in emails}
         if request.sent_at and OutboxMessage.Kind.INVITATION not in kinds:
-            events.append(TrailEvent("Invitation sent", Moment(request.sent_at)))
+            events.append(TrailEvent(_("Invitation sent"), Moment(request.sent_at)))
         reminders = {k for k in kinds if k.startswith("reminder")}
         if request.last_reminded_at and not reminders:
             count = request.reminders_sent
             events.append(
                 TrailEvent(
-                    f"Reminded ({count} reminder{'s' if count != 1 else ''}; the last one)",
+                    ngettext("Reminded (%(count)d reminder; the last one)", "Reminded (%(count)d reminders; the last one)", count)
+                    % {"count": count},
                     Moment(request.last_reminded_at),
                 )
             )
         if request.opened_at and request.opened_at <= declaration.signed_at:
-            events.append(TrailEvent("Link first opened", Moment(request.opened_at)))
+            events.append(TrailEvent(_("Link first opened"), Moment(request.opened_at)))
     if declaration.method == Declaration.Method.PAPER:
-        events.append(TrailEvent("Signed on paper (the date written on the form)", day=_uk_date(declaration.signed_at)))
-        staff = staff_name(declaration.recorded_by, "a member of staff")
-        events.append(TrailEvent(f"Paper form recorded in the portal by {staff}, with a scan", Moment(declaration.recorded_at)))
+        events.append(TrailEvent(_("Signed on paper (the date written on the form)"), day=_uk_date(declaration.signed_at)))
+        staff = staff_name(declaration.recorded_by, _("a member of staff"))
+        events.append(TrailEvent(_("Paper form recorded in the portal by %(staff)s, with a scan") % {"staff": staff}, Moment(declaration.recorded_at)))
     else:
-        events.append(TrailEvent("Signed online: the declaration was submitted", Moment(declaration.signed_at)))
+        events.append(TrailEvent(_("Signed online: the declaration was submitted"), Moment(declaration.signed_at)))
     return sorted(events, key=_sort_key)
 
 
@@ -246,11 +253,13 @@ def pdf_context(declaration: Declaration, *, verification_code: str, rendered_at
         "logo": _logo_data_uri(school),
         "body_html": _code_html(version.body),
         "statement_html": render_markdown(declaration.statement),
+        **_translation_shown(declaration),
         "children": [child.get("name", "") for child in declaration.children_named or []],
         "signed": Moment(declaration.signed_at),
         "signed_on": _uk_date(declaration.signed_at),
         "is_paper": declaration.method == Declaration.Method.PAPER,
-        "recorded_by": staff_name(declaration.recorded_by, "a member of staff"),
+        "recorded_by": staff_name(declaration.recorded_by, _("a member of staff")),
+        "language_shown": language_name(declaration.language) if declaration.language else "",
         "recorded": Moment(declaration.recorded_at),
         "scan_sha256": _scan_sha256(declaration),
         "trail": evidence_trail(declaration),
@@ -264,19 +273,41 @@ def pdf_context(declaration: Declaration, *, verification_code: str, rendered_at
     }
 
 
+def _translation_shown(declaration: Declaration) -> dict:
+    """The translation shown beside the English when the carer signed, filled in as it was shown,
+    when the stored one still has the fingerprint the declaration recorded."""
+    fingerprint = declaration.translation_fingerprint
+    if not fingerprint:
+        return {"translation": None}
+    shown = VersionTranslation.objects.filter(
+        version_id=declaration.version_id, language=declaration.language, fingerprint=fingerprint
+    ).first()
+    children = [child.get("name", "") for child in declaration.children_named or []]
+    context = translation_context(
+        shown,
+        school_name=declaration.school.name,
+        carer=declaration.carer_name,
+        children=declaration_children_in_words(children),
+    )
+    context["translation_fingerprint"] = fingerprint
+    return context
+
+
 def render_pdf(declaration: Declaration, *, verification_code: str, rendered_at=None) -> bytes:
     """The declaration as PDF bytes (not sealed): pure rendering, nothing stored."""
     # Imported here: WeasyPrint loads Pango and fonts, which only the processes that render need.
     from weasyprint import CSS, HTML
 
-    context = pdf_context(declaration, verification_code=verification_code, rendered_at=rendered_at or timezone.now())
-    fetcher = _inline_only_fetcher()
-    stylesheet = CSS(string=render_to_string("pdf/declaration.css", context), url_fetcher=fetcher)
-    return HTML(
-        string=render_to_string("pdf/declaration.html", context),
-        url_fetcher=fetcher,
-        base_url=settings.PORTAL_BASE_URL + "/",
-    ).write_pdf(stylesheets=[stylesheet], pdf_variant=PDF_VARIANT)
+    # Its fixed wording in the language the carer signed in (English for paper forms and for
+    # declarations from before the portal recorded a language); the code and statement as signed.
+    with translation.override(shown_language(declaration.language or ENGLISH)):
+        context = pdf_context(declaration, verification_code=verification_code, rendered_at=rendered_at or timezone.now())
+        fetcher = _inline_only_fetcher()
+        stylesheet = CSS(string=render_to_string("pdf/declaration.css", context), url_fetcher=fetcher)
+        html = render_to_string("pdf/declaration.html", context)
+    return HTML(string=html, url_fetcher=fetcher, base_url=settings.PORTAL_BASE_URL + "/").write_pdf(
+        stylesheets=[stylesheet], pdf_variant=PDF_VARIANT
+    )
 
 
 @functools.cache

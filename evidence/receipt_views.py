@@ -12,6 +12,7 @@ from declarations import selectors
 from declarations.session import signing_session
 from evidence.models import DeclarationPdf
 from evidence.pdf import carer_copy_name
+from portal.languages import language_name
 from portal.pages import see_other, signing_page
 
 
@@ -36,6 +37,7 @@ def receipt(request):
             "carer": signing_request.carer,
             "statement_html": render_markdown(declaration.statement),
             "pdf": DeclarationPdf.objects.filter(declaration=declaration).first(),
+            "language_shown": language_name(declaration.language) if declaration.language else "",
         },
     )
 

@@ -24,6 +24,9 @@ import io
 import logging
 from dataclasses import dataclass, field
 
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+
 from evidence.models import DeclarationPdf
 from evidence.pdf import normalise_code
 from schools.models import AuditEvent
@@ -111,7 +114,7 @@ def verify_pdf(data: bytes) -> VerificationResult:
     sha256 = hashlib.sha256(data).hexdigest()
     result = VerificationResult(valid=False, sha256=sha256)
     if not data.lstrip()[:5] == b"%PDF-":
-        result.reasons.append("This file is not a PDF.")
+        result.reasons.append(_("This file is not a PDF."))
         return result
     record = _records().filter(sha256=sha256).first()
     if record is not None:
@@ -126,11 +129,14 @@ def verify_pdf(data: bytes) -> VerificationResult:
         if deleted is not None and result.seal_valid:
             result.deleted_on = deleted
             result.reasons.append(
-                f"The portal issued this PDF, but the declaration and its PDF were deleted on "
-                f"{deleted:%-d %B %Y} at the end of the school's retention period."
+                _(
+                    "The portal issued this PDF, but the declaration and its PDF were deleted on "
+                    "%(day)s at the end of the school's retention period."
+                )
+                % {"day": date_format(deleted, "j F Y")}
             )
         else:
-            result.reasons.append("The portal has no record of this exact file: it is not one the portal issued, or it has been changed.")
+            result.reasons.append(_("The portal has no record of this exact file: it is not one the portal issued, or it has been changed."))
     result.valid = result.hash_recorded and result.seal_valid
     return result
 
@@ -151,18 +157,18 @@ def _seal_problem(data: bytes, *, recorded: DeclarationPdf | None) -> str | None
         reader = PdfFileReader(io.BytesIO(data), strict=False)
         signatures = reader.embedded_signatures
     except (PdfError, ValueError, KeyError, TypeError, IndexError, OSError):
-        return "The PDF cannot be read: it is damaged or has been changed."
+        return _("The PDF cannot be read: it is damaged or has been changed.")
     if not signatures:
-        return "The PDF carries no digital signature: it was not sealed by this portal."
+        return _("The PDF carries no digital signature: it was not sealed by this portal.")
     if len(signatures) > 1:
-        return "The PDF carries more than one digital signature: the portal seals each PDF once."
+        return _("The PDF carries more than one digital signature: the portal seals each PDF once.")
     signature = signatures[0]
     portal = portal_certificate()
     trusted = [portal.certificate]
     try:
         signer_certificate = signature.signer_cert
     except (ValueError, KeyError, TypeError, SigningError):
-        return "The PDF's digital signature cannot be read."
+        return _("The PDF's digital signature cannot be read.")
     signer_fingerprint = certificate_fingerprint(signer_certificate)
     if signer_fingerprint != portal.fingerprint and (
         (recorded is not None and recorded.certificate_fingerprint == signer_fingerprint)
@@ -175,13 +181,13 @@ def _seal_problem(data: bytes, *, recorded: DeclarationPdf | None) -> str | None
         )
     except (SignatureValidationError, SigningError, PdfError, ValueError, KeyError, TypeError) as error:
         logger.info("PDF seal did not validate: %s", error)
-        return "The PDF's seal is broken: the file has been changed since the portal sealed it."
+        return _("The PDF's seal is broken: the file has been changed since the portal sealed it.")
     if not (status.intact and status.valid):
-        return "The PDF's seal is broken: the file has been changed since the portal sealed it."
+        return _("The PDF's seal is broken: the file has been changed since the portal sealed it.")
     if not status.trusted:
-        return "The PDF was not sealed by this portal: its digital signature is someone else's."
+        return _("The PDF was not sealed by this portal: its digital signature is someone else's.")
     if status.coverage != SignatureCoverageLevel.ENTIRE_FILE:
-        return "Something was added to the PDF after the portal sealed it."
+        return _("Something was added to the PDF after the portal sealed it.")
     return None
 
 

@@ -2,6 +2,7 @@ from importlib.util import find_spec
 
 from django.contrib import admin
 from django.urls import include, path
+from django.views.i18n import set_language
 from django_otp.admin import OTPAdminSite
 
 # Django admin shows carers' and pupils' data too: operators need their second factor there,
@@ -22,6 +23,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("api.urls")),
     path("embed/", include("api.embed_urls")),
+    # The language switch on every parent page: a form posting here sets the language cookie
+    # and goes back to the page it was on (Django's own view; the signing session is untouched).
+    path("language/", set_language, name="set_language"),
     path("sign/new-link/", include("sending.parent_urls")),
     path("sign/", include("declarations.urls")),
     path("sign/", include("evidence.receipt_urls")),

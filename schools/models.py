@@ -10,6 +10,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django_otp.models import Device
 
+from portal.languages import language_name
+
 hex_colour = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Enter a colour as # and six hex digits, e.g. #1d4f91.")
 
 MAX_REMINDERS = 3  # there are three reminder e-mails (declarations.models.OutboxMessage.Kind)
@@ -306,6 +308,13 @@ class Carer(models.Model):
     email = models.EmailField(blank=True)
     # From the information-system export: for the school's messaging app (sending/link_export.py).
     mobile = models.CharField(max_length=32, blank=True)
+    language = models.CharField(
+        "home language",
+        max_length=12,
+        blank=True,
+        help_text="Language code from the information system's home language (cy, pl, ur…); the "
+        "e-mails and signing pages use it where the portal is translated into it.",
+    )
     children = models.ManyToManyField(Pupil, through="PupilCarer", related_name="carers")
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
@@ -330,6 +339,11 @@ class Carer(models.Model):
     @property
     def full_name(self):
         return f"{self.forename} {self.surname}"
+
+    @property
+    def language_name(self) -> str:
+        """The home language named in itself ("Cymraeg"), or its code if the portal has no name."""
+        return language_name(self.language) if self.language else ""
 
 
 class PupilCarer(models.Model):

@@ -223,6 +223,7 @@ def carer_subject_access_export(*, carer: Carer, user, request=None, detail: dic
                 "forename": carer.forename,
                 "surname": carer.surname,
                 "email": carer.email,
+                "home_language": carer.language,
                 "added": carer.created.isoformat(),
                 "last_updated": carer.updated.isoformat(),
                 "erased_at": carer.erased_at.isoformat() if carer.erased_at else None,
@@ -316,9 +317,10 @@ def carer_personal_data_erase(carer: Carer) -> int:
     carer.forename = ERASED_FORENAME
     carer.surname = f"carer #{carer.pk}"
     carer.email = ""
+    carer.language = ""
     carer.mis_id = f"erased-{carer.pk}"
     carer.erased_at = timezone.now()
-    carer.save(update_fields=["title", "forename", "surname", "email", "mis_id", "erased_at", "updated"])
+    carer.save(update_fields=["title", "forename", "surname", "email", "language", "mis_id", "erased_at", "updated"])
     return links_removed
 
 

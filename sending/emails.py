@@ -24,13 +24,15 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
-from django.utils import dateformat, timezone
+from django.utils import dateformat, timezone, translation
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.text import get_text_list
 from django.utils.translation import gettext
 
 from codes import markup
 from codes.markup import render_markdown
 from declarations import selectors
+from portal import languages
 from schools.branding import DEFAULT_COLOUR
 from schools.models import StaffRole
 from sending.models import OutboxMessage, Reminder
@@ -291,23 +293,32 @@ def covering_letter(*, school, version, today: datetime.date | None = None, send
 # Whole e-mails.
 
 
+def school_possessive(school) -> str:
+    """The school's name as the e-mails' sentences hold it: "Whitefield Primary School's" in
+    English, the name alone in a translation (whose sentence is worded around it)."""
+    return possessive(school.name) if translation.get_language() == languages.ENGLISH else school.name
+
+
 def subject_for(kind: str, school, *, carer=None, children: list | None = None) -> str:
-    """The subject; with the carer (and their children), it names them, so two carers who share
-    an address can tell their e-mails apart."""
+    """The subject, in the language active (email_for activates the carer's); with the carer (and
+    their children), it names them, so two carers who share an address can tell their e-mails apart."""
+    # Translators: %(school)s is the school's name ("Whitefield Primary School's" in English).
+    values = {"school": school_possessive(school)}
     if kind == Kind.INVITATION:
-        subject = f"Please read and sign {possessive(school.name)} social media code of conduct"
+        subject = gettext("Please read and sign %(school)s social media code of conduct") % values
     elif kind in Reminder.values:
-        subject = f"Reminder: please read and sign {possessive(school.name)} social media code of conduct"
+        subject = gettext("Reminder: please read and sign %(school)s social media code of conduct") % values
     elif kind == Kind.NEW_LINK:
-        subject = f"Your link to sign {possessive(school.name)} social media code of conduct"
+        subject = gettext("Your link to sign %(school)s social media code of conduct") % values
     elif kind == Kind.CONFIRMATION:
-        subject = f"Thank you for signing {possessive(school.name)} social media code of conduct"
+        subject = gettext("Thank you for signing %(school)s social media code of conduct") % values
     else:
         raise ValueError(f"No e-mail for outbox kind {kind!r}")
     if carer is None:
         return subject
     if children:
-        forenames = selectors.names_in_words([child.forename for child in children])
+        # In the e-mail's language ("Amy a Ben"); the declaration itself names them in English.
+        forenames = get_text_list([child.forename for child in children], gettext("and"))
         return gettext("%(subject)s – for %(carer)s (%(children)s)") % {
             "subject": subject, "carer": carer.full_name, "children": forenames,
         }
@@ -320,7 +331,7 @@ GREETING_HTML = re.compile(r"<p>Dear\b[^<\n]*")
 
 def addressed_to(letter: Letter, name: str) -> Letter:
     """The letter with its greeting ("Dear parents,") naming the carer ("Dear Mary Smith,"), or
-    such a greeting put first if the letter has none."""
+    such a greeting put first if the letter has none. The greeting is in the language active."""
     greeting = gettext("Dear %(name)s,") % {"name": name}
     if GREETING_TEXT.search(letter.text):
         text = GREETING_TEXT.sub(lambda _: greeting, letter.text, count=1)
@@ -347,10 +358,22 @@ def email_for(
     Invitations, reminders and new links need the link's `token` and `expires_at`; a
     confirmation needs the `declaration`. `letter` lets a caller sending many invitations fill
     the covering letter once.
+
+    The portal's own words are in the carer's home language where the portal has it
+    (portal/languages.py), else English; the school's covering letter stays as the school wrote it.
     """
+    school, carer, version, kind = message.school, message.carer, message.version, message.kind
+    if kind == Kind.INVITATION and letter is None:
+        letter = covering_letter(school=school, version=version, today=today)
+    with translation.override(languages.shown_language(carer.language)):
+        return _email_in_language(message, token=token, expires_at=expires_at, declaration=declaration, letter=letter)
+
+
+def _email_in_language(message, *, token, expires_at, declaration, letter) -> EmailMultiAlternatives:
     school, carer, version, kind = message.school, message.carer, message.version, message.kind
     subject = subject_for(kind, school, carer=carer, children=selectors.children_to_name(carer))
     context = {
+        "school_possessive": school_possessive(school),
         "kind": kind,
         "school": school,
         "carer": carer,
@@ -372,7 +395,7 @@ def email_for(
         context.update(link=sign_link(token), expires_on=long_date(expires_at))
         if kind == Kind.INVITATION:
             context.update(
-                letter=addressed_to(letter or covering_letter(school=school, version=version, today=today), carer.full_name),
+                letter=addressed_to(letter, carer.full_name),
                 template="invitation",
                 # No query for a carer the sender already knows never signed an earlier version.
                 **(what_changed(carer, version) if getattr(message, "signed_before", True) else {}),
@@ -392,7 +415,7 @@ def email_for(
         from_email=school_from_address(school),
         to=[carer.email],
         reply_to=[school.email] if school.email else None,
-        headers={"Auto-Submitted": "auto-generated"},
+        headers={"Auto-Submitted": "auto-generated", "Content-Language": translation.get_language()},
     )
     email.attach_alternative(html, "text/html")
     if context.get("pdf") is not None:
@@ -411,7 +434,7 @@ def _copy_context(declaration) -> dict:
         "verify_page": "",
         "link_works_until": long_date(request.expires_at) if request is not None and request.expires_at else "",
     }
-    for _, copy in confirmation_copy.send(sender=type(declaration), declaration=declaration):
+    for _receiver, copy in confirmation_copy.send(sender=type(declaration), declaration=declaration):
         context.update(copy or {})
     return context
 

@@ -2,6 +2,7 @@
 
 from crispy_forms.layout import HTML, Field
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from portal.forms import form_helper, submit_button
 from schools.selectors import eligible_carers
@@ -10,12 +11,12 @@ from sending import invitations
 
 class NewLinkForm(forms.Form):
     email = forms.EmailField(
-        label="Your e-mail address",
+        label=_("Your e-mail address"),
         max_length=254,
-        help_text="The address your child's school has for you.",
+        help_text=_("The address your child's school has for you."),
         error_messages={
-            "required": "Enter your e-mail address",
-            "invalid": "Enter an e-mail address in the correct format, like name@example.com",
+            "required": _("Enter your e-mail address"),
+            "invalid": _("Enter an e-mail address in the correct format, like name@example.com"),
         },
         widget=forms.EmailInput(attrs={"autocomplete": "email", "spellcheck": "false"}),
     )
@@ -23,7 +24,7 @@ class NewLinkForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.helper = form_helper(
-            "email", submit_button("Send me a new link"), action="new_link:ask"
+            "email", submit_button(_("Send me a new link")), action="new_link:ask"
         )
 
 

@@ -107,7 +107,7 @@ def _write(school: Organisation, plan: ImportPlan) -> None:
         (
             Carer(
                 school=school, mis_id=c.mis_id, title=c.title, forename=c.forename, surname=c.surname,
-                email=c.email, mobile=c.mobile,
+                email=c.email, mobile=c.mobile, language=c.language,
             )
             for c in plan.added_carers
         ),
@@ -116,7 +116,7 @@ def _write(school: Organisation, plan: ImportPlan) -> None:
     for carer in writes.changed_carers:
         carer.updated = now
     Carer.objects.bulk_update(
-        writes.changed_carers, ["mis_id", "title", "forename", "surname", "email", "mobile", "updated"], batch_size=BATCH
+        writes.changed_carers, ["mis_id", "title", "forename", "surname", "email", "mobile", "language", "updated"], batch_size=BATCH
     )
 
     for ids in _chunks(writes.removed_link_ids):

@@ -47,6 +47,10 @@ COLUMNS = (
            ("Mobile", "Mobile Phone", "Telephone (Mobile)", "Mobile Number", "Contact Mobile", "Mobile Telephone"),
            False),
     Column("priority", "contact priority", ("Priority", "Contact Priority", "Contact Order"), False),
+    # A SIMS code (WEL, POL, URD…) or a language's name: portal.languages.home_language_code.
+    Column("language", "home language",
+           ("Home Language", "First Language", "Language", "Main Language", "Contact Language",
+            "Preferred Language"), False),
 )
 
 YES = {"y", "yes", "true", "t", "1", "✓", "✔", "☑"}

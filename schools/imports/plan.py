@@ -61,6 +61,7 @@ class CarerEntry:
     line: int | None = None
     changes: tuple[Change, ...] = ()
     mobile: str = ""
+    language: str = ""
 
     @property
     def name(self) -> str:

@@ -101,7 +101,8 @@ def plan_changes(school: Organisation, filename: str, sha256: str, parsed: Parse
         carer = matched.get(key)
         if carer is None:
             plan.added_carers.append(CarerEntry(
-                key, record.title, record.forename, record.surname, record.email, record.line, mobile=record.mobile
+                key, record.title, record.forename, record.surname, record.email, record.line,
+                mobile=record.mobile, language=record.language,
             ))
             continue
         changes = []
@@ -114,6 +115,10 @@ def plan_changes(school: Organisation, filename: str, sha256: str, parsed: Parse
             if getattr(carer, name) != getattr(record, name):
                 changes.append(Change(label, getattr(carer, name), getattr(record, name)))
                 setattr(carer, name, getattr(record, name))
+        # A file without the column (or a blank cell) leaves the language the school has.
+        if "language" in present and record.language and carer.language != record.language:
+            changes.append(Change("home language", carer.language, record.language))
+            carer.language = record.language
         if changes:
             writes.changed_carers.append(carer)
             plan.changed_carers.append(CarerEntry(

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
 
+from portal.languages import home_language_code
 from schools.imports.columns import (
     NO,
     YES,
@@ -45,6 +46,7 @@ class CarerRecord:
     line: int
     pupils: list[str] = field(default_factory=list)  # mis_ids, in file order
     mobile: str = ""
+    language: str = ""  # a language code (portal.languages), or "" when blank or not one we know
 
     @property
     def name(self) -> str:
@@ -255,6 +257,7 @@ def _collect_families(parsed: Parsed, rows: list[tuple[int, dict]]) -> None:
         carer = CarerRecord(
             key, row.get("title", ""), row["contact_forename"], row["contact_surname"], row["email"], line,
             mobile=row.get("mobile", ""),
+            language=home_language_code(row.get("language", "")),
         )
         first_carer = parsed.carers.setdefault(key, carer)
         if differences := _differences(carer, first_carer, CARER_FIELDS[1:]):
@@ -262,6 +265,7 @@ def _collect_families(parsed: Parsed, rows: list[tuple[int, dict]]) -> None:
             parsed.errors.append(RowError(line, f"{who} has different details on different rows: {differences}."))
             continue
         first_carer.title = first_carer.title or carer.title
+        first_carer.language = first_carer.language or carer.language
 
         if (pupil.mis_id, key) in parsed.links:
             parsed.errors.append(RowError(

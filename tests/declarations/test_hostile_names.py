@@ -112,7 +112,7 @@ def text_of(fragment: str) -> str:
 
 
 def statement_on(page: str) -> str:
-    [statement] = re.findall(r'<div class="declaration-statement">(.*?)</div>', page, flags=re.DOTALL)
+    [statement] = re.findall(r'<div class="declaration-statement"[^>]*>(.*?)</div>', page, flags=re.DOTALL)
     return statement
 
 

@@ -11,6 +11,7 @@ import pytest
 from django.urls import reverse
 from pypdf import PdfReader
 
+from codes.models import CodeVersion
 from declarations.form_reference import carer_for_reference, form_reference
 from declarations.models import SigningRequest
 from schools.models import AuditEvent, Carer
@@ -120,3 +121,18 @@ def test_a_short_address_stops_working_once_a_new_link_replaces_its_link(staff, 
     client.logout()
     assert client.get(address).status_code == 404
     assert client.get("/sign/s/AAAA-BBBB-CCCC/").status_code == 404
+
+
+def test_each_form_is_in_its_carers_home_language_and_the_declaration_stays_as_the_school_wrote_it(staff, school, school_code):
+    welsh = parent(school, email="", year="3", reg="3B", forename="Megan", surname="Cymraeg")
+    Carer.objects.filter(pk=welsh.pk).update(language="cy")
+    english = parent(school, email="", year="3", reg="3B", forename="Nora", surname="Noemail")
+    response = staff.post(reverse("exports:paper_forms", args=[school.slug]), {"who": "unreached"})
+    by_carer = {carer.full_name: text for text in pages(response) for carer in (welsh, english) if carer.full_name in text}
+    cymraeg, saesneg = by_carer[welsh.full_name], by_carer[english.full_name]
+    assert "Llofnod" in cymraeg and "Enw mewn priflythrennau" in cymraeg and "Neu llofnodwch ar-lein" in cymraeg
+    assert f"Cyfeirnod {form_reference(welsh)}" in cymraeg
+    assert "Name in capitals" not in cymraeg and "Name in capitals" in saesneg and "Llofnod" not in saesneg
+    # The declaration is the school's English text on both.
+    statement = CodeVersion.objects.get(code=school_code).declaration_statement.split("{")[0].strip()[:30]
+    assert statement and statement in " ".join(cymraeg.split()) and statement in " ".join(saesneg.split())

@@ -84,6 +84,7 @@ def test_the_zip_holds_the_json_every_declaration_pdf_and_the_paper_scan(history
 
     data = json.loads(files["subject-access.json"])
     assert data["carer"]["email"] == carer.email
+    assert data["carer"]["home_language"] == carer.language
     assert [d["version"] for d in data["declarations"]] == [1, 2]
     assert [(f["file"], f.get("verification_code")) for f in data["files"]] == [
         ("declarations/declaration-whitefield-primary-school-v1.pdf", history["first_pdf"].code_display),

@@ -293,3 +293,11 @@ def test_there_is_no_refusing_the_erasure_of_a_carer_already_erased(as_head, sch
     assert "Record the refused request" not in page
     with pytest.raises(ValidationError, match="already been erased"):
         services.carer_erasure_refuse(carer=mary, user=headteacher, received_on=datetime.date(2026, 11, 3), reason="x")
+
+
+def test_erasure_also_erases_the_home_language(headteacher, mary):
+    mary.language = "pl"
+    mary.save()
+    services.carer_erase(carer=mary, user=headteacher, reason="DP-1")
+    mary.refresh_from_db()
+    assert mary.language == ""
