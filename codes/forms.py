@@ -3,6 +3,7 @@ import datetime
 from crispy_forms.layout import Fieldset
 from django import forms
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from codes.models import CodeVersion, VersionTranslation
 from codes.services import EDITABLE_FIELDS, add_one_year
@@ -156,3 +157,19 @@ class TranslationForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.helper = form_helper("title", "body", "declaration_statement", submit_button("Save the translation"))
+
+
+class DirectorySearchForm(FilterForm):
+    """The public directory's search (?q=): part of a school's or association's name."""
+
+    COLUMNS = (("q", "col"),)
+    BUTTON = _("Search")
+    FORM_ATTRS = (("role", "search"), ("aria_label", _("Find your school")))
+    CSS_CLASS = "search-form"
+
+    q = forms.CharField(
+        label=_("School or association name"),
+        required=False,
+        max_length=100,
+        widget=forms.SearchInput(attrs={"autocomplete": "off"}),
+    )

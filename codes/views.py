@@ -7,6 +7,7 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_safe
 
 from codes import selectors
+from codes.forms import DirectorySearchForm
 from codes.markup import render_markdown
 from codes.services import declaration_text, version_in_force
 from codes.translations import translation_context, translation_for
@@ -27,12 +28,14 @@ def version_context(version, organisation):
 
 @require_safe
 def home(request):
-    query = request.GET.get("q", "").strip()[:100]
+    form = DirectorySearchForm(request.GET)
+    query = form.value("q")
     organisations = selectors.organisations_for_directory(query)
     return render(
         request,
         "codes/home.html",
         {
+            "form": form,
             "query": query,
             "associations": [o for o in organisations if o.is_association],
             "schools": [o for o in organisations if o.is_school],

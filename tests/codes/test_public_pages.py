@@ -106,6 +106,13 @@ def test_directory_search_finds_schools_by_name(client, school, other_school):
     assert "Peartree Spring Primary School" in page and "Whitefield" not in page
 
 
+def test_directory_search_keeps_what_was_typed_and_says_when_nothing_matches(client, school):
+    page = client.get("/", {"q": "zebra"}).content.decode()
+    assert 'name="q" value="zebra"' in page
+    assert "No school or association matches “zebra”." in page
+    assert 'role="search"' in page and "Whitefield" not in page
+
+
 def test_unknown_school_is_a_friendly_404(client, db):
     response = client.get("/schools/no-such-school/")
     assert response.status_code == 404

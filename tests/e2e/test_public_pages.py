@@ -193,5 +193,5 @@ def test_axe_really_runs_under_the_content_security_policy(page):
     response = page.goto("/")
     assert "script-src 'self'" in response.headers["content-security-policy"]
     assert axe_violations(page).violations_count == 0
-    page.evaluate("() => document.querySelector('label[for=q]').remove()")
+    page.evaluate("() => document.querySelector('label[for=id_q]').remove()")
     assert "label" in violation_ids(axe_violations(page))
