@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext_noop
@@ -13,6 +13,7 @@ from codes.services import (
     code_review_due,
     current_draft,
     published_versions,
+    schools_using_code,
     version_in_force,
     version_state,
 )
@@ -41,15 +42,6 @@ def version_history(code: Code, *, include_drafts=False):
     in_force = version_in_force(code, today)
     versions = code.versions.all() if include_drafts else published_versions(code)
     return [(v, version_state(v, in_force, today)) for v in versions.order_by("-number")]
-
-
-def schools_using_code(code: Code):
-    """The schools whose carers sign this code: its own school, or the association's member
-    schools that have no code of their own (code_for_school's rule, for many schools at once)."""
-    schools = Organisation.objects.filter(kind=Organisation.Kind.SCHOOL)
-    if code.owner.is_school:
-        return schools.filter(pk=code.owner_id)
-    return schools.filter(association_id=code.owner_id).exclude(Exists(Code.objects.filter(owner=OuterRef("pk"))))
 
 
 @dataclass(frozen=True)

@@ -12,13 +12,14 @@ import logging
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Exists, Max, OuterRef
 from django.utils import timezone
 
 from codes.markup import fill_placeholders
 from codes.models import Code, CodeReview, CodeVersion
 from codes.signals import version_published
 from schools import permissions
+from schools.models import Organisation
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +89,16 @@ def codes_for_schools(schools) -> dict[int, Code | None]:
 def code_for_school(school) -> Code | None:
     """The code a school uses (codes_for_schools)."""
     return codes_for_schools([school])[school.pk]
+
+
+def schools_using_code(code: Code):
+    """The schools whose carers sign this code: the same rule as codes_for_schools, asked the
+    other way round. Its own school's, or the association's member schools that have no code of
+    their own."""
+    schools = Organisation.objects.filter(kind=Organisation.Kind.SCHOOL)
+    if code.owner.is_school:
+        return schools.filter(pk=code.owner_id)
+    return schools.filter(association_id=code.owner_id).exclude(Exists(Code.objects.filter(owner=OuterRef("pk"))))
 
 
 def published_versions(code: Code):

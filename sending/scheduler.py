@@ -46,7 +46,7 @@ from django.tasks import task
 from django.utils import timezone
 
 from codes.models import CodeVersion
-from codes.selectors import schools_using_code
+from codes.services import schools_using_code
 from declarations.models import SigningRequest
 from declarations.selectors import (
     OUTSTANDING,

@@ -11,8 +11,7 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from codes.models import CodeVersion
-from codes.selectors import schools_using_code
-from codes.services import version_in_force
+from codes.services import schools_using_code, version_in_force
 from codes.signals import version_published
 from declarations.signals import declaration_declined, declaration_recorded
 from evidence.signals import export_ready

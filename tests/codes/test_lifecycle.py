@@ -150,11 +150,27 @@ def test_office_staff_cannot_draft_their_own_schools_code(code):
 
 
 def test_school_without_own_code_uses_its_associations(association):
-    from tests.factories import CodeFactory as Codes
-
-    shared = Codes(owner=association)
+    shared = CodeFactory(owner=association)
     member = SchoolFactory(association=association)
     assert services.code_for_school(member) == shared
+
+
+def test_which_code_a_school_uses_reads_the_same_both_ways_round(association):
+    """codes_for_schools (school to code) and schools_using_code (code to schools) are one rule."""
+    shared = CodeFactory(owner=association)
+    own = CodeFactory(owner=SchoolFactory(association=association))
+    alone = CodeFactory(owner=SchoolFactory())
+    schools = [
+        SchoolFactory(association=association),
+        SchoolFactory(association=association),
+        own.owner,
+        alone.owner,
+        SchoolFactory(),  # no association, no code
+    ]
+    uses = services.codes_for_schools(schools)
+    assert [uses[school.pk] for school in schools] == [shared, shared, own, alone, None]
+    for code in (shared, own, alone):
+        assert set(services.schools_using_code(code)) == {school for school in schools if uses[school.pk] == code}
 
 
 def test_declaration_text_fills_placeholders_without_format_errors(code):
