@@ -5,8 +5,8 @@ of an association.
 Counts only, never a carer's name: association admins see these figures for their members'
 schools but never their families. Who is asked and where each carer stands are the rules of the
 status page's (Carer.objects.asked_to_sign and declarations.selectors.with_standing), counted
-here: each page takes the same number of queries however many carers there are, and a few per
-code however many member schools.
+here and by declarations.figures: each page takes the same number of queries however many carers
+there are, and a few per code however many member schools.
 """
 
 from __future__ import annotations
@@ -16,75 +16,19 @@ import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Min
+from django.db.models import Min
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from codes.models import CodeVersion
+from declarations.figures import Figures, standings_by_school
 from declarations.models import Declaration
-from declarations.selectors import (
-    OUTSTANDING,
-    SigningTarget,
-    Standing,
-    signing_targets,
-    with_standing,
-)
+from declarations.selectors import SigningTarget, with_standing
 from schools.models import Carer, Organisation, Pupil, PupilCarer
 
 YEAR_GROUP_LABELS = dict(Pupil.YearGroup.choices)
 YEAR_GROUP_ORDER = {value: index for index, value in enumerate(YEAR_GROUP_LABELS)}
 NO_REG_GROUP = "No registration group"
-
-
-def percent(part: int, whole: int) -> int | None:
-    """`part` as a whole-number percentage of `whole` (halves round up); None when whole is 0."""
-    return (200 * part + whole) // (2 * whole) if whole else None
-
-
-@dataclass(frozen=True)
-class Figures:
-    """Carers asked to sign, and where they stand. Outstanding includes those with no e-mail
-    address, who need a paper form."""
-
-    asked: int = 0
-    signed_online: int = 0
-    signed_paper: int = 0
-    declined: int = 0
-    outstanding: int = 0
-    no_email: int = 0
-
-    @classmethod
-    def from_standings(cls, counts: Counter) -> Figures:
-        """From how many carers stand where (declarations.selectors.Standing)."""
-        return cls(
-            asked=sum(counts.values()),
-            signed_online=counts[Standing.ONLINE],
-            signed_paper=counts[Standing.PAPER],
-            declined=counts[Standing.DECLINED],
-            outstanding=sum(counts[standing] for standing in OUTSTANDING),
-            no_email=counts[Standing.NO_EMAIL],
-        )
-
-    def __add__(self, other: Figures) -> Figures:
-        return Figures(
-            *(getattr(self, name) + getattr(other, name) for name in self.__dataclass_fields__)
-        )
-
-    @property
-    def signed(self) -> int:
-        return self.signed_online + self.signed_paper
-
-    @property
-    def signed_percent(self) -> int | None:
-        return percent(self.signed, self.asked)
-
-    @property
-    def declined_percent(self) -> int | None:
-        return percent(self.declined, self.asked)
-
-    @property
-    def outstanding_percent(self) -> int | None:
-        return percent(self.outstanding, self.asked)
 
 
 @dataclass(frozen=True)
@@ -160,9 +104,9 @@ class AssociationCompletion:
 
 
 def school_completion(
-    school: Organisation, in_force: CodeVersion, *, today: datetime.date | None = None
+    school: Organisation, target: SigningTarget, *, today: datetime.date | None = None
 ) -> SchoolCompletion:
-    """The school's figures for the version in force (declarations.selectors.version_to_sign):
+    """The school's figures for what it asks carers to sign (declarations.selectors.signing_target):
     overall, by year group (N, R, 1 to 13), by registration group, and day by day since the
     signing baseline was published. Carers whose only children have left are not asked, so not
     counted; a carer with children in two groups counts once in each.
@@ -170,44 +114,44 @@ def school_completion(
     Three queries, whatever the number of carers: where each carer asked stands, their links to
     children on roll (for the groups), and how many first signed on each day (for the chart).
     """
-    target = SigningTarget.for_version(in_force)
     asked = Carer.objects.filter(school=school).asked_to_sign()
-    standing_of = dict(with_standing(asked, target, schools=[school]).values_list("pk", "standing"))
+    standing_of = dict(with_standing(asked, target, schools=[school]).values_list("pk", "standing").order_by())
     figures = Figures.from_standings(Counter(standing_of.values()))
-    # Each carer counted above is in the groups of the children on roll they are responsible for.
+    # Each carer counted above is in the groups of the children on roll they are responsible
+    # for, once per group however many of their children are in it.
     links = (
         PupilCarer.objects.filter(parental_responsibility=True, pupil__school=school, pupil__on_roll=True)
         .values_list("carer_id", "pupil__year_group", "pupil__reg_group")
         .order_by()
     )
-    by_year, by_reg = defaultdict(set), defaultdict(set)
+    in_year, in_reg = set(), set()
     for carer_id, year_group, reg_group in links:
         if carer_id in standing_of:
-            by_year[year_group].add(carer_id)
-            by_reg[reg_group].add(carer_id)
+            in_year.add((year_group, carer_id))
+            in_reg.add((reg_group, carer_id))
     return SchoolCompletion(
         school=school,
         baseline=target.required,
-        in_force=in_force,
+        in_force=target.in_force,
         figures=figures,
         by_year_group=sorted(
-            _groups(by_year, standing_of, lambda key: YEAR_GROUP_LABELS.get(key, key)),
+            _groups(in_year, standing_of, lambda key: YEAR_GROUP_LABELS.get(key, key)),
             key=lambda group: (YEAR_GROUP_ORDER.get(group.key, len(YEAR_GROUP_ORDER)), group.key),
         ),
         by_reg_group=sorted(
-            _groups(by_reg, standing_of, lambda key: key or NO_REG_GROUP),
+            _groups(in_reg, standing_of, lambda key: key or NO_REG_GROUP),
             key=lambda group: (group.key == "", _natural(group.key)),
         ),
-        timeline=_timeline(school, asked, figures.asked, target, today=today),
+        timeline=_timeline(school, standing_of, figures.asked, target, today=today),
     )
 
 
-def _groups(members: dict[str, set[int]], standing_of: dict[int, str], label) -> list[Group]:
-    """Each group's carers (once however many of their children are in it) by where they stand."""
-    return [
-        Group(key, label(key), Figures.from_standings(Counter(standing_of[carer_id] for carer_id in carer_ids)))
-        for key, carer_ids in members.items()
-    ]
+def _groups(members: set[tuple[str, int]], standing_of: dict[int, str], label) -> list[Group]:
+    """Each group's carers, (group, carer) pairs, counted by where they stand."""
+    counts: dict[str, Counter] = defaultdict(Counter)
+    for (key, standing), n in Counter((key, standing_of[carer_id]) for key, carer_id in members).items():
+        counts[key][standing] = n
+    return [Group(key, label(key), Figures.from_standings(standings)) for key, standings in counts.items()]
 
 
 def _natural(text: str) -> list:
@@ -215,18 +159,20 @@ def _natural(text: str) -> list:
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", text)]
 
 
-def _timeline(school, asked, asked_count: int, target: SigningTarget, *, today: datetime.date | None) -> Timeline:
-    """How many of the carers asked first made a declaration that counts on each day, in the
-    school's time zone. The earliest local day of a carer's declarations is the local day of
-    their earliest, so the database returns dates and nothing is converted row by row."""
+def _timeline(school, standing_of: dict[int, str], asked_count: int, target: SigningTarget, *, today) -> Timeline:
+    """How many of the carers asked (`standing_of`'s) first made a declaration that counts on
+    each day, in the school's time zone. The earliest local day of a carer's declarations is
+    the local day of their earliest, so the database returns dates and nothing is converted row
+    by row; it reads them from the counting index alone, and the carers not asked are left out
+    here."""
     first_signed = (
-        Declaration.objects.filter(school=school, carer__in=asked, **target.counts())
+        Declaration.objects.filter(school=school, **target.counts())
         .values("carer_id")
         .annotate(day=Min(TruncDate("signed_at")))
-        .values_list("day", flat=True)
+        .values_list("carer_id", "day")
         .order_by()
     )
-    per_day = Counter(first_signed)
+    per_day = Counter(day for carer_id, day in first_signed if carer_id in standing_of)
     days, running = [], 0
     for day in sorted(per_day):
         running += per_day[day]
@@ -247,17 +193,8 @@ def association_completion(association: Organisation, *, on: datetime.date | Non
     the association's code or their own): one count per distinct signing target, so usually one
     for the whole association, however many schools or carers."""
     schools = list(association.members.filter(kind=Organisation.Kind.SCHOOL).order_by("name"))
-    targets = signing_targets(schools, on)
-    schools_with: dict[SigningTarget, list[int]] = defaultdict(list)
-    for school_id, target in targets.items():
-        if target is not None:
-            schools_with[target].append(school_id)
-    counts: dict[int, Counter] = defaultdict(Counter)
-    for target, school_ids in schools_with.items():
-        carers = with_standing(Carer.objects.asked_to_sign(), target, schools=school_ids)
-        for row in carers.values("school_id", "standing").annotate(n=Count("pk")).order_by():
-            counts[row["school_id"]][row["standing"]] += row["n"]
+    by_school = standings_by_school(schools, on)
     return AssociationCompletion(
         association=association,
-        rows=[SchoolRow(school, targets[school.pk], Figures.from_standings(counts[school.pk])) for school in schools],
+        rows=[SchoolRow(school, by_school[school.pk].target, by_school[school.pk].figures) for school in schools],
     )

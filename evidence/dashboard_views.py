@@ -23,8 +23,8 @@ def school(request, school_slug):
     school = get_object_or_404(
         permissions.completion_schools(request.user).select_related("association"), slug=school_slug
     )
-    in_force = selectors.version_to_sign(school)
-    completion = dashboard.school_completion(school, in_force) if in_force else None
+    target = selectors.signing_target(school)
+    completion = dashboard.school_completion(school, target) if target else None
     return render(
         request,
         "dashboard/school.html",

@@ -360,6 +360,20 @@ class PupilCarer(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["pupil", "carer"], name="one_link_per_pupil_and_carer"),
         ]
+        # Who is asked to sign (CarerQuerySet.asked_to_sign) reads the links with parental
+        # responsibility from both ends: a carer's (is anyone on roll theirs?) and a school's
+        # pupils' (the dashboard's groups). On PostgreSQL these are read from the index alone;
+        # bench/profiles/dashboards.md.
+        indexes = [
+            models.Index(
+                fields=["carer"], include=["pupil"], condition=models.Q(parental_responsibility=True),
+                name="responsible_links_by_carer",
+            ),
+            models.Index(
+                fields=["pupil"], include=["carer"], condition=models.Q(parental_responsibility=True),
+                name="responsible_links_by_pupil",
+            ),
+        ]
 
     def __str__(self):
         return f"{self.carer} — {self.relationship or 'contact'} of {self.pupil}"

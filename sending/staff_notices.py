@@ -21,19 +21,13 @@ from collections import Counter
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Max
+from django.db.models import Max
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from declarations.figures import standings_by_school
 from declarations.models import Decline
-from declarations.selectors import (
-    SIGNED,
-    Standing,
-    carers_asked_to_sign,
-    signing_targets,
-    with_standing,
-)
 from schools.models import Organisation, StaffRole
 from sending.models import StaffNotice
 from sending.reviews import _wrapped
@@ -155,35 +149,21 @@ def week_start(now: datetime.datetime) -> datetime.datetime:
 
 
 def completion(schools) -> list[dict]:
-    """Each school's figures for what it asks carers to sign now."""
-    targets = signing_targets(schools)
+    """Each school's figures for what it asks carers to sign now (the dashboards' counts)."""
+    by_school = standings_by_school(schools)
     rows = []
     for school in schools:
-        target = targets.get(school.pk)
-        if target is None:
+        counted = by_school[school.pk]
+        if counted.target is None:
             rows.append({"school": school, "version": None})
             continue
-        standings = dict(
-            with_standing(carers_asked_to_sign(school), target)
-            .values_list("standing")
-            .annotate(n=Count("pk"))
-            .order_by()
-        )
-        asked = sum(standings.values())
-        signed = sum(standings.get(value, 0) for value in SIGNED)
+        figures = counted.figures
         rows.append(
             {
                 "school": school,
-                "version": target.in_force,
-                "asked": asked,
-                "signed": signed,
-                "percent": round(100 * signed / asked) if asked else 0,
-                "declined": standings.get(Standing.DECLINED, 0),
-                "outstanding": [
-                    (Standing(value).label, n)
-                    for value, n in sorted(standings.items())
-                    if value not in SIGNED and value != Standing.DECLINED and n
-                ],
+                "version": counted.target.in_force,
+                "figures": figures,
+                "outstanding": [(standing.label, n) for standing, n in counted.outstanding_by_standing],
             }
         )
     return rows

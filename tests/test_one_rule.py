@@ -2,7 +2,7 @@
 asks who is asked to sign and where each carer stands, and they all agree.
 
 Each case is a family a school really has. For each, the status page (declarations), the
-register (evidence), the completion figures (evidence), the invitations to "everyone who has not
+register (evidence), the completion figures (evidence, and the weekly e-mail), the invitations to "everyone who has not
 signed" and the paper-form list (sending) are asked, and must tell the same story.
 """
 
@@ -14,10 +14,11 @@ import pytest
 from codes.models import Code
 from declarations import selectors
 from declarations.models import Declaration
-from evidence.dashboard import school_completion
+from evidence.dashboard import association_completion, school_completion
 from evidence.exports import DeclarationFilters, RegisterCsv
 from schools.models import Carer
 from sending.invitations import audience_carers, audience_paper_carers
+from sending.staff_notices import completion as weekly_completion
 from tests.declarations.cycle import next_version
 from tests.factories import AssociationFactory, CodeFactory, UserFactory, published_version
 from tests.sending.test_sending import parent, record_decline, record_signature
@@ -134,7 +135,7 @@ def test_every_consumer_agrees_on_who_is_asked_and_where_they_stand(school_and_c
     assert (carer.pk in rows) == asked
     if not asked:
         assert status.total == 0
-        assert school_completion(school, target.in_force).figures.asked == 0
+        assert school_completion(school, target).figures.asked == 0
         return
 
     # Where they stand: the annotation, the status page and the register say the same.
@@ -148,10 +149,15 @@ def test_every_consumer_agrees_on_who_is_asked_and_where_they_stand(school_and_c
     assert any(cell.lower().startswith(state) for cell in register_row), register_row
 
     # The completion figures count them the same way.
-    figures = school_completion(school, target.in_force).figures
+    figures = school_completion(school, target).figures
     assert figures.asked == status.total
     assert (figures.signed, figures.declined, figures.outstanding) == (status.signed, status.declined, status.outstanding)
     assert figures.no_email == sum(1 for r in status.rows if r.reason == selectors.Standing.NO_EMAIL)
+    # The headteacher's weekly e-mail and the association's dashboard count the same.
+    assert weekly_completion([school])[0]["figures"] == figures
+    if school.association_id:
+        (row,) = [row for row in association_completion(school.association).rows if row.school == school]
+        assert row.figures == figures
 
     # Sending to "everyone who has not signed" reaches exactly the outstanding carers with an
     # address; the paper-form list holds the outstanding ones without.

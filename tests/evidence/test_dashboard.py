@@ -14,6 +14,7 @@ from django.template.loader import render_to_string
 from django.test.utils import CaptureQueriesContext
 
 from declarations import selectors, services
+from declarations.figures import Figures
 from declarations.models import Declaration, Decline
 from evidence import dashboard
 from evidence.completion_chart import chart_for, nice_step
@@ -179,7 +180,7 @@ def test_school_page_breaks_the_figures_down_by_registration_group(staff, school
 
 
 def test_school_figures_agree_with_the_status_page(school, version, families):
-    figures = dashboard.school_completion(school, version).figures
+    figures = dashboard.school_completion(school, selectors.signing_target(school)).figures
     status = selectors.school_status(school, version)
     reasons = dict(status.outstanding_reasons)
     assert (figures.asked, figures.signed, figures.signed_online, figures.signed_paper) == (
@@ -207,8 +208,8 @@ def test_chart_draws_the_running_total_with_a_title_a_description_and_a_table_of
 
 
 def test_chart_counts_each_carer_once_on_the_day_they_first_signed(school, version, families):
-    timeline = dashboard.school_completion(school, version).timeline
-    assert timeline.total == dashboard.school_completion(school, version).figures.signed
+    timeline = dashboard.school_completion(school, selectors.signing_target(school)).timeline
+    assert timeline.total == dashboard.school_completion(school, selectors.signing_target(school)).figures.signed
     assert timeline.start == datetime.date(2026, 11, 22) and timeline.end == datetime.date(2026, 11, 30)
 
 
@@ -368,7 +369,7 @@ def test_association_rows_match_each_schools_own_page(halton, school, other_scho
         version = selectors.version_to_sign(row.school)
         assert row.target.in_force == version
         assert row.target.required == selectors.signing_baseline(version.code, version)
-        assert row.figures == dashboard.school_completion(row.school, version).figures
+        assert row.figures == dashboard.school_completion(row.school, selectors.signing_target(row.school)).figures
 
 
 def test_signing_targets_for_many_schools_follow_each_schools_own_code_or_its_associations(
@@ -458,7 +459,7 @@ def test_school_page_takes_the_same_number_of_queries_for_20_or_2000_carers(staf
     crowd(school, version, 1980, office, start=20)
     with_2000 = queries_for(staff, school_url(school))
     assert with_2000 == with_20, (with_20, with_2000)
-    figures = dashboard.school_completion(school, version).figures
+    figures = dashboard.school_completion(school, selectors.signing_target(school)).figures
     assert figures.asked == 2000 and figures.signed_online == 334 and figures.signed_paper == 334
     print(f"school page: {with_20} queries for 20 carers, {with_2000} for 2,000")
 
@@ -525,7 +526,7 @@ def test_association_counts_a_paper_signature_overtaken_by_a_later_version_as_th
     def figures_agreeing_with_each_schools_page():
         completion = dashboard.association_completion(association)
         for row in completion.rows:
-            assert row.figures == dashboard.school_completion(row.school, selectors.version_to_sign(row.school)).figures
+            assert row.figures == dashboard.school_completion(row.school, selectors.signing_target(row.school)).figures
         return {row.school: row.figures for row in completion.rows}
 
     figures = figures_agreeing_with_each_schools_page()
@@ -553,9 +554,9 @@ def test_a_row_of_figures_prints_the_columns_of_the_heading_in_order():
         "Asked to sign", "Signed", "Signed online", "Signed on paper", "Declined", "Outstanding",
         "Outstanding with no e-mail address",
     ]
-    cells = render_to_string("dashboard/_figures.html#cells", {"f": dashboard.Figures(8, 3, 1, 1, 3, 1)})
+    cells = render_to_string("dashboard/_figures.html#cells", {"f": Figures(8, 3, 1, 1, 3, 1)})
     assert texts("td", cells) == ["8", "4 (50%)", "3", "1", "1 (13%)", "3 (38%)", "1"]
-    empty = render_to_string("dashboard/_figures.html#cells", {"f": dashboard.Figures()})
+    empty = render_to_string("dashboard/_figures.html#cells", {"f": Figures()})
     assert texts("td", empty) == ["0"] * 7, "no percentages when nobody is asked"
 
 

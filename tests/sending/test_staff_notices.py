@@ -5,14 +5,25 @@ e-mail, which each can turn off; both taken by the scheduler's steps, once."""
 
 import pytest
 from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from declarations.models import Decline
+from declarations.selectors import signing_target
+from evidence.dashboard import school_completion
 from schools.models import StaffRole
 from sending.scheduler import run_scheduled
+from sending.staff_notices import completion
 from tests.declarations.cycle import at
-from tests.factories import SchoolFactory, StaffRoleFactory, UserFactory
+from tests.factories import (
+    CodeFactory,
+    SchoolFactory,
+    StaffRoleFactory,
+    UserFactory,
+    published_version,
+)
 from tests.sending.test_sending import parent, record_signature
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("locmem_mail")]
@@ -127,3 +138,30 @@ def test_association_admins_get_each_member_schools_figures(association, now):
     (email,) = [message for message in sent("This week") if admin.email in message.to]
     assert "Member One: no code of conduct in force." in email.body
     assert "Member Two: no code of conduct in force." in email.body
+
+
+def test_the_weekly_email_gives_the_dashboards_percentage(school, school_code, headteacher, now):
+    """One in eight is 12.5 %: the e-mail says 13 %, as the school's dashboard does."""
+    version = school_code.versions.get()
+    carers = [parent(school) for _ in range(8)]
+    record_signature(carers[0], version)
+    now.move_to(at(2026, 11, 23, 8, 0))
+    run_scheduled()
+    (email,) = sent("This week")
+    assert "Whitefield Primary School: 1 of 8 signed (13%) version 1; 0 declined." in email.body
+    assert school_completion(school, signing_target(school)).figures.signed_percent == 13
+
+
+def test_the_weekly_email_counts_an_associations_schools_in_the_same_queries_however_many(association, now):
+    published_version(CodeFactory(owner=association))
+    schools = [SchoolFactory(association=association) for _ in range(4)]
+    for school in schools:
+        parent(school)
+
+    def queries(members):
+        with CaptureQueriesContext(connection) as captured:
+            rows = completion(members)
+        assert [row["figures"].asked for row in rows] == [1] * len(members)
+        return len(captured)
+
+    assert queries(schools[:1]) == queries(schools)
