@@ -55,10 +55,11 @@ def school_with_carers(number: int, carers: int):
     from codes import services
     from codes.models import Code
     from schools.models import Organisation, StaffRole
+    from sending.hours import AT_ANY_TIME
 
     school = Organisation.objects.create(
         kind="school", name=f"Bench Primary School {number}", slug=f"bench-primary-{number}",
-        email=f"office@bench{number}.example.org", phone="01928 000000",
+        email=f"office@bench{number}.example.org", phone="01928 000000", **AT_ANY_TIME,
     )
     head = _user(f"head{number}")
     StaffRole.objects.create(user=head, organisation=school, role="headteacher", job_title="Headteacher")
@@ -198,10 +199,11 @@ def association_with_families(how_many: int):
     from codes import services
     from codes.models import Code
     from schools.models import Organisation, StaffRole
+    from sending.hours import AT_ANY_TIME
 
     association = Organisation.objects.create(kind="association", name="Bench Schools Trust", slug="bench-trust")
     schools = Organisation.objects.bulk_create(
-        Organisation(kind="school", name=f"Trust School {i}", slug=f"trust-school-{i}", association=association)
+        Organisation(kind="school", name=f"Trust School {i}", slug=f"trust-school-{i}", association=association, **AT_ANY_TIME)
         for i in range(SCHOOLS)
     )
     per_school = how_many // SCHOOLS

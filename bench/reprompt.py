@@ -40,11 +40,14 @@ def one_run(run: int, carers_per_school: int, signed: bool) -> tuple[float, floa
     from declarations.models import Declaration
     from schools.models import Carer, Organisation, Pupil, PupilCarer
     from sending import outbox, scheduler
+    from sending.hours import AT_ANY_TIME
     from sending.models import OutboxMessage
 
     association = Organisation.objects.create(kind="association", name=f"Association {run}", slug=f"assoc-{run}")
     schools = [
-        Organisation.objects.create(kind="school", name=f"School {run}-{i}", slug=f"school-{run}-{i}", association=association)
+        Organisation.objects.create(
+            kind="school", name=f"School {run}-{i}", slug=f"school-{run}-{i}", association=association, **AT_ANY_TIME
+        )
         for i in range(SCHOOLS)
     ]
     for school in schools:

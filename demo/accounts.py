@@ -7,7 +7,6 @@ the current code with `manage.py demo_totp USERNAME`.
 """
 
 import base64
-import datetime
 from typing import NamedTuple
 
 from django.conf import settings
@@ -20,6 +19,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from schools import mfa
 from schools.models import Organisation, StaffRole
+from sending.hours import AT_ANY_TIME
 
 DEMO_PASSWORD = "demo-portal-2026"
 # Base32, as authenticator apps take it. Public on purpose: it only ever exists in development.
@@ -136,6 +136,4 @@ def open_demo_sending_hours() -> int:
     evening or at a weekend arrives at once (in var/mail/). Only schools still on the portal's
     default hours: hours someone set on a settings page to try them are kept. Returns how many."""
     default = {field: Organisation._meta.get_field(field).default for field in SENDING_HOURS}
-    return Organisation.objects.filter(kind=Organisation.Kind.SCHOOL, **default).update(
-        sending_hours_from=datetime.time(0, 0), sending_hours_until=datetime.time(0, 0), sending_days="1234567"
-    )
+    return Organisation.objects.filter(kind=Organisation.Kind.SCHOOL, **default).update(**AT_ANY_TIME)
