@@ -17,7 +17,7 @@ from schools.models import AuditEvent, StaffRole
 from sending import outbox
 from sending.models import OutboxMessage
 from tests.declarations.factories import NOW, PDF, add_child, family, issued_link, sent_link
-from tests.factories import StaffRoleFactory
+from tests.factories import StaffRoleFactory, published_version
 from tests.schools.factories import PupilCarerFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("tasks")]
@@ -162,8 +162,6 @@ def test_status_page_takes_the_same_number_of_queries_for_5_or_50_carers(staff, 
 
 
 def test_a_carer_who_signed_the_version_before_a_typo_fix_counts_as_signed(staff, school, school_code, version):
-    from tests.factories import published_version
-
     carer = family(school)
     services.declaration_sign(
         signing_request=issued_link(carer, version)[0], version_id_shown=version.pk, typed_name="Mary Smith",
@@ -173,6 +171,20 @@ def test_a_carer_who_signed_the_version_before_a_typo_fix_counts_as_signed(staff
                       effective_from=datetime.date(2026, 11, 22))
     text = page(staff.get(status_url(school)))
     assert "version 1, still current" in row(text, "Mary Smith")
+
+
+def test_after_a_typo_fix_an_outstanding_carers_latest_link_says_where_they_stand(staff, school, school_code, version):
+    """Both versions count after a correction; the request for the later one decides."""
+    carer = family(school)
+    first, _ = sent_link(carer, version, sent_at=NOW)
+    SigningRequest.objects.filter(pk=first.pk).update(opened_at=NOW)
+    correction = published_version(
+        school_code, body="## Expectations\n\nParents will be kind on-line.", requires_signing=False,
+        effective_from=datetime.date(2026, 11, 22),
+    )
+    assert "Opened, not signed" in row(page(staff.get(status_url(school))), "Mary Smith")
+    issued_link(carer, correction)  # a new link for the correction, not sent yet
+    assert "Not sent yet" in row(page(staff.get(status_url(school))), "Mary Smith")
 
 
 # Re-issuing a link.

@@ -489,8 +489,9 @@ def test_association_page_costs_a_few_queries_per_code_in_use_and_none_per_schoo
     for _ in range(4):
         add_school(7, own_code=True)
     with_5_own_codes = queries_for(client, association_url(association))
-    # Each school's own code: its version in force, and its carers counted against it.
-    assert with_5_own_codes == with_3 + 2 * 4, (with_3, with_5_own_codes)
+    # Each school's own code: its version in force, the versions that count, and its carers
+    # counted against them.
+    assert with_5_own_codes == with_3 + 3 * 4, (with_3, with_5_own_codes)
     completion = dashboard.association_completion(association)
     assert len(completion.rows) == 18 and completion.total.asked == 7 * 7 + 11 * 180
 
