@@ -41,6 +41,9 @@ class Walk:
         self.page, self.audit, self.overflows = page, audit, []
 
     def check(self):
+        # Measured once the page has loaded: after a click, the heading can be there while the
+        # page is still loading, and its width then is not the width a person sees.
+        self.page.wait_for_load_state("load")
         overflow = self.page.evaluate("document.documentElement.scrollWidth") - WIDTH
         if overflow > 0:
             self.overflows.append(f"{self.page.url}: {overflow}px, {self.page.evaluate(WIDEST)}")
