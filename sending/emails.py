@@ -351,13 +351,15 @@ def email_for(
     expires_at: datetime.datetime | None = None,
     declaration=None,
     letter: Letter | None = None,
+    children: list | None = None,
     today: datetime.date | None = None,
 ) -> EmailMultiAlternatives:
     """The e-mail for one outbox row, addressed to the carer's current address.
 
     Invitations, reminders and new links need the link's `token` and `expires_at`; a
     confirmation needs the `declaration`. `letter` lets a caller sending many invitations fill
-    the covering letter once.
+    the covering letter once, and `children` (the carer's children to name, as
+    declarations.selectors.children_to_name_for gives them) read them for many e-mails at once.
 
     The portal's own words are in the carer's home language where the portal has it
     (portal/languages.py), else English; the school's covering letter stays as the school wrote it.
@@ -366,12 +368,16 @@ def email_for(
     if kind == Kind.INVITATION and letter is None:
         letter = covering_letter(school=school, version=version, today=today)
     with translation.override(languages.shown_language(carer.language)):
-        return _email_in_language(message, token=token, expires_at=expires_at, declaration=declaration, letter=letter)
+        return _email_in_language(
+            message, token=token, expires_at=expires_at, declaration=declaration, letter=letter, children=children
+        )
 
 
-def _email_in_language(message, *, token, expires_at, declaration, letter) -> EmailMultiAlternatives:
+def _email_in_language(message, *, token, expires_at, declaration, letter, children) -> EmailMultiAlternatives:
     school, carer, version, kind = message.school, message.carer, message.version, message.kind
-    subject = subject_for(kind, school, carer=carer, children=selectors.children_to_name(carer))
+    if children is None:
+        children = selectors.children_to_name(carer)
+    subject = subject_for(kind, school, carer=carer, children=children)
     context = {
         "school_possessive": school_possessive(school),
         "kind": kind,

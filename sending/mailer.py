@@ -99,16 +99,19 @@ class Prepared:
     request: SigningRequest | None = None
 
 
-def prepare(message: OutboxMessage, context: SendContext, link: tuple | None = None) -> Prepared:
+def prepare(message: OutboxMessage, context: SendContext, link: tuple | None = None, children=None) -> Prepared:
     """The e-mail for a claimed row. One that carries a link gets `link`, (the signing request,
-    the token) as sending/claims.py links_for chose it: the token lives only in the e-mail."""
+    the token) as sending/claims.py links_for chose it: the token lives only in the e-mail.
+    `children`: the carer's children to name, when the caller has read them for many rows."""
     if message.kind in LINK_KINDS:
         request, token = link
         letter = context.letter(message) if message.kind == OutboxMessage.Kind.INVITATION else None
-        email = emails.email_for(message, token=token, expires_at=request.expires_at, letter=letter)
+        email = emails.email_for(
+            message, token=token, expires_at=request.expires_at, letter=letter, children=children
+        )
         return Prepared(message, email, request)
     declaration = Declaration.objects.filter(carer_id=message.carer_id, version_id=message.version_id).first()
-    return Prepared(message, emails.email_for(message, declaration=declaration))
+    return Prepared(message, emails.email_for(message, declaration=declaration, children=children))
 
 
 def refused_for_this_message(error: Exception) -> bool:

@@ -56,6 +56,7 @@ from django.db.models import Count, Max
 from django.tasks import task
 from django.utils import timezone
 
+from declarations.selectors import children_to_name_for
 from portal.tasks import enqueue_with_transaction
 from sending import claims
 from sending.mailer import (
@@ -221,10 +222,11 @@ def _send_chunk(claimable, size: int, mailer: Mailer, context: SendContext, resu
     with transaction.atomic():
         links = claims.links_for(claimed, timezone.now(), context.link_days)
     hold = claims.Hold(claimed)
+    children = children_to_name_for({message.carer for message in claimed})
     prepared = []
     for message in claimed:
         try:
-            prepared.append(prepare(message, context, links.get(message.pk)))
+            prepared.append(prepare(message, context, links.get(message.pk), children[message.carer_id]))
         except Exception as error:  # nothing was sent; the link, if new, is the carer's current one
             logger.exception("Could not prepare outbox message %s", message.pk)
             claims.finish(message, Status.FAILED, error=describe(error))

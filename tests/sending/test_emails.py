@@ -8,13 +8,15 @@ from pathlib import Path
 
 import pytest
 from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from declarations.models import SigningRequest
 from declarations.tokens import hash_token
-from schools.models import StaffRole
+from schools.models import Pupil, StaffRole
 from sending import emails, invitations, outbox
 from sending.models import OutboxMessage
 from tests.factories import CodeFactory, StaffRoleFactory, UserFactory, published_version
@@ -235,3 +237,20 @@ def test_invitations_sent_together_say_the_same_as_one_written_alone_each_with_i
         request = SigningRequest.objects.get(carer=carer)
         alone = emails.email_for(row, token=token, expires_at=request.expires_at)
         assert (email.subject, email.body, html_of(email)) == (alone.subject, alone.body, html_of(alone))
+
+
+def test_a_batch_reads_the_children_it_names_once_however_many_carers(whitefield, ann):
+    """Each invitation names the carer's children; a batch reads them all in one query."""
+
+    def children_queries(how_many):
+        for n in range(how_many):
+            parent(whitefield, forename=f"Carer{n}", surname=f"Family{how_many}", email=f"c{n}.{how_many}@example.org")
+        batch = invitations.invitations_send(school=whitefield, audience="all-unsigned", user=None, enqueue=False)
+        with CaptureQueriesContext(connection) as captured:
+            assert outbox.outbox_send_pending(batch_id=batch.pk)["sent"] >= how_many
+        return sum('"schools_pupilcarer"' in query["sql"] for query in captured)
+
+    assert children_queries(2) == children_queries(12)
+    email = next(email for email in mail.outbox if email.to == ["c11.12@example.org"])
+    child = Pupil.objects.get(carer_links__carer__email="c11.12@example.org")
+    assert child.forename in email.subject
