@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from codes.models import CodeVersion
 from codes.services import declaration_text
+from codes.translations import translation_for
 from declarations import selectors
 from declarations.models import Declaration, Decline, SigningRequest
 from declarations.signals import declaration_declined, declaration_recorded
@@ -241,10 +242,10 @@ def declaration_sign(
     ip: str | None,
     user_agent: str,
     language: str = "en-gb",
-    translation_fingerprint: str | None = None,
 ) -> Declaration:
     """Record the carer's declaration of the version shown to them, and return it, with the
-    language its page was shown in and the fingerprint of the translation shown beside the English.
+    language its page was shown in and the fingerprint of the version's translation into that
+    language, which the page showed beside the English (none in English).
 
     Guarantees: refused (VersionChanged) unless the version shown is still the version in force;
     refused (LinkExpired) once the link has expired; one declaration per carer and version, so a
@@ -279,6 +280,7 @@ def declaration_sign(
             carer=carer, version=version
         )
         children = selectors.signing_children(locked)
+        shown = translation_for(version, language)
         try:
             with transaction.atomic():  # a savepoint: the constraint may refuse a racing second row
                 declaration = Declaration.objects.create(
@@ -297,7 +299,7 @@ def declaration_sign(
                     user_agent=(user_agent or "")[:USER_AGENT_LENGTH],
                     method=Declaration.Method.ONLINE,
                     language=language,
-                    translation_fingerprint=translation_fingerprint or None,
+                    translation_fingerprint=shown.fingerprint if shown else None,
                 )
         except IntegrityError:
             return Declaration.objects.get(carer=carer, version=version)

@@ -17,7 +17,6 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from codes.compare import compare_versions
 from codes.markup import render_markdown
-from codes.models import CodeVersion
 from codes.translations import translation_context, translation_for
 from codes.views import version_context
 from declarations import selectors, services, session
@@ -107,13 +106,6 @@ def _sign_context(signing_request, version, form, *, previous, notice="") -> dic
     return context
 
 
-def _translation_shown(version_id: int) -> str | None:
-    """The fingerprint of the translation the signing page showed beside the English, if any."""
-    version = CodeVersion.objects.filter(pk=version_id).first()
-    shown = translation_for(version, translation.get_language()) if version else None
-    return shown.fingerprint if shown else None
-
-
 @require_http_methods(["GET", "HEAD", "POST"])
 @signing_form_page
 def sign(request):
@@ -135,7 +127,6 @@ def sign(request):
                     ip=client_ip(request),
                     user_agent=request.META.get("HTTP_USER_AGENT", ""),
                     language=translation.get_language(),
-                    translation_fingerprint=_translation_shown(form.cleaned_data["version"]),
                 )
             except services.VersionChanged as changed:
                 version = changed.version

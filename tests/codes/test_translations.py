@@ -125,7 +125,7 @@ def test_the_pdf_carries_both_texts_and_every_character_of_the_translation(
     signing_request, _ = issued_link(carer, version)
     declaration = services.declaration_sign(
         signing_request=signing_request, version_id_shown=version.pk, typed_name="Sam Lee", agreed=True,
-        ip=None, user_agent="", language=language, translation_fingerprint=translation.fingerprint,
+        ip=None, user_agent="", language=language,
     )
     text = _pdf_text(declaration)
     assert version.fingerprint in text.replace("\n", "") and translation.fingerprint in text.replace("\n", "")
