@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
 
-from django.db.models import Count, Q
+from django.db.models import Count, Min, Q
+from django.utils import timezone
 
 from sending.claims import superseded
 from sending.models import OutboxMessage, SendBatch
@@ -14,12 +16,19 @@ Status = OutboxMessage.Status
 
 @dataclass(frozen=True)
 class BatchProgress:
-    pending: int = 0
+    pending: int = 0  # of which `held` wait for the school's sending hours, the first until `held_until`
     sending: int = 0
     sent: int = 0
     failed: int = 0
     skipped: int = 0
     sent_again: int = 0
+    held: int = 0
+    held_until: datetime.datetime | None = None
+
+    @property
+    def due(self) -> int:
+        """Waiting to send now: a worker should be taking these."""
+        return self.pending - self.held
 
     @property
     def total(self) -> int:
@@ -33,6 +42,7 @@ class BatchProgress:
 def batches_progress(batch_ids) -> dict[int, BatchProgress]:
     """Progress of several batches in one query: counts by status, a row sent again counted once."""
     current = Q(superseded=False)
+    held = current & Q(status=Status.PENDING, not_before__gt=timezone.now())
     rows = (
         OutboxMessage.objects.filter(batch_id__in=list(batch_ids))
         .annotate(superseded=superseded())
@@ -44,6 +54,8 @@ def batches_progress(batch_ids) -> dict[int, BatchProgress]:
             failed=Count("pk", filter=current & Q(status=Status.FAILED)),
             skipped=Count("pk", filter=current & Q(status=Status.SKIPPED)),
             sent_again=Count("pk", filter=Q(superseded=True)),
+            held=Count("pk", filter=held),
+            held_until=Min("not_before", filter=held),
         )
         .order_by()
     )

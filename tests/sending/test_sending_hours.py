@@ -3,6 +3,7 @@ default 08:00 to 19:00 UK time, Monday to Saturday) and wait until then, whichev
 queued; a link the carer asked for goes at once."""
 
 import datetime
+import html
 
 import pytest
 from django.core import mail
@@ -130,6 +131,28 @@ def test_invitations_sent_on_a_sunday_wait_for_monday_morning_then_go_once(
     )
     run_worker()
     assert len(mail.outbox) == 3
+
+
+def test_the_batch_page_says_when_held_emails_will_go_rather_than_that_the_worker_stopped(
+    school, school_code, now, committed, client, verified_client, office
+):
+    now.move_to(SUNDAY_NOON)
+    families(school, 3)
+    batch = committed(send_invitations, school)
+    run_worker()
+    verified_client(client, office)
+    page = html.unescape(client.get(f"/staff/sending/{school.slug}/batches/{batch.pk}/").content.decode())
+    assert (
+        f"3 e-mails wait for {school.name}'s sending hours and will go from 08:00 on Monday 23 November." in page
+    )
+    assert "the background worker may have stopped" not in page
+    assert "Send the waiting e-mails now" not in page
+
+    now.move_to(MONDAY_8)
+    run_worker()
+    verified_client(client, office)  # signed in again: it is the next day
+    page = html.unescape(client.get(f"/staff/sending/{school.slug}/batches/{batch.pk}/").content.decode())
+    assert "sending hours" not in page and "Finished" in page
 
 
 def test_a_version_in_force_from_midnight_reprompts_when_sending_hours_begin(
