@@ -35,18 +35,9 @@ def link(request, token, then="sign"):
     them too. A GET swaps the token for a session and records "opened"; a HEAD changes nothing.
     Then on to the signing page, or (`then="changes"`, the invitation's second link) to what
     changed since the version the carer last signed."""
-    who = ratelimit.client(request)
-    for name, over in (("link", ratelimit.count("link", who)), ("link_miss", ratelimit.is_over("link_miss", who))):
-        if over:
-            return ratelimit.too_many(request, name)
-    try:
-        signing_request = services.link_check(token=token)
-    except services.LinkNotFound:
-        ratelimit.count("link_miss", who)
-        return session.link_problem(request, reason="unknown", status=404)
-    except services.LinkExpired as refused:
-        ratelimit.count("link_miss", who)
-        return session.link_problem(request, reason="expired", status=410, school=refused.signing_request.school)
+    signing_request, refused = _checked(request, lambda: services.link_check(token=token))
+    if refused:
+        return refused
     if request.method == "HEAD":
         return see_other(reverse(f"signing:{then}"))
     services.link_opened(signing_request=signing_request)
@@ -63,19 +54,28 @@ def link(request, token, then="sign"):
 def short_link(request, code):
     """A printed form's short address: on to the carer's link it stands for, counted against the
     same rate limits as the links themselves."""
+    token, refused = _checked(request, lambda: services.short_link_check(code=code[:40]))
+    if refused:
+        return refused
+    return see_other(reverse("signing:link", kwargs={"token": token}))
+
+
+def _checked(request, check):
+    """A link (or a short code) looked up by `check`, counted against the links' rate limits:
+    (what `check` found, None), or (None, the page to show instead). A link not found or
+    expired counts as a miss."""
     who = ratelimit.client(request)
     for name, over in (("link", ratelimit.count("link", who)), ("link_miss", ratelimit.is_over("link_miss", who))):
         if over:
-            return ratelimit.too_many(request, name)
+            return None, ratelimit.too_many(request, name)
     try:
-        token = services.short_link_check(code=code[:40])
+        return check(), None
     except services.LinkNotFound:
         ratelimit.count("link_miss", who)
-        return session.link_problem(request, reason="unknown", status=404)
+        return None, session.link_problem(request, reason="unknown", status=404)
     except services.LinkExpired as refused:
         ratelimit.count("link_miss", who)
-        return session.link_problem(request, reason="expired", status=410, school=refused.signing_request.school)
-    return see_other(reverse("signing:link", kwargs={"token": token}))
+        return None, session.link_problem(request, reason="expired", status=410, school=refused.signing_request.school)
 
 
 def _sign_context(signing_request, version, form, *, previous, notice="") -> dict:
