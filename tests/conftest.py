@@ -3,6 +3,7 @@ counters (kept in the cache, which outlives a test) start from nothing."""
 
 import pytest
 import time_machine
+from django.conf import settings as django_settings
 from django.core import mail
 from django.core.cache import cache
 
@@ -51,6 +52,21 @@ def association(db):
 def fast_password_hashing(settings):
     """Real hashers are deliberately slow; the suite creates hundreds of users."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, tmp_path_factory):
+    """On SQLite the test database is a file in a temporary directory, not the default in-memory one.
+
+    An in-memory database can only be shared between threads through one connection, so the live
+    server the browser tests talk to would serve its parallel requests (a page's stylesheet and
+    logo at once) on a single sqlite3 connection, which is not safe: two identical queries racing on
+    it once returned the school twice. With a file each thread has its own connection, as the
+    portal has when it runs on SQLite for real.
+    """
+    database = django_settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        database.setdefault("TEST", {})["NAME"] = str(tmp_path_factory.mktemp("database") / "test.sqlite3")
 
 
 @pytest.fixture(scope="session")
