@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from codes.models import CodeVersion
 from codes.services import code_for_school, version_in_force
-from declarations.selectors import OUTSTANDING, SigningTarget, with_standing
+from declarations.selectors import OUTSTANDING, UNREACHED, SigningTarget, carers_asked_to_sign, with_standing
 from schools import permissions, selectors
 from schools.audit import audit_record
 from schools.models import AuditEvent, Carer, Organisation, Pupil, PupilCarer
@@ -125,13 +125,16 @@ def _starter(school, version) -> Q:
 
 
 def audience_carers(*, school, audience, version):
-    """Carers in the audience who can be e-mailed and have neither signed nor declined `version`."""
-    return _in_audience(selectors.eligible_carers(school), school, audience_parse(audience), version)
+    """Carers in the audience an e-mail reaches who have neither signed nor declined `version`."""
+    carers = _in_audience(selectors.eligible_carers(school), school, audience_parse(audience), version)
+    return carers.exclude(standing__in=UNREACHED)
 
 
 def audience_paper_carers(*, school, audience, version):
-    """Carers in the audience who have not signed or declined and have no e-mail: paper forms."""
-    return _in_audience(selectors.carers_needing_paper_forms(school), school, audience_parse(audience), version)
+    """Carers in the audience who have not signed or declined and whom no e-mail reaches (no
+    address, or theirs bounced): they need a paper form, as the paper forms page lists them."""
+    carers = _in_audience(carers_asked_to_sign(school), school, audience_parse(audience), version)
+    return carers.filter(standing__in=UNREACHED)
 
 
 def audience_choices(school) -> tuple[list[tuple[str, str]], list[str]]:

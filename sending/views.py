@@ -108,9 +108,9 @@ def _sent_message(summary) -> str:
         parts.append(f"{before} invited before and not e-mailed again.")
     if summary.needs_paper_form:
         if len(summary.needs_paper_form) == 1:
-            parts.append("1 carer has no e-mail address and needs a paper form.")
+            parts.append("1 carer has no e-mail address that works and needs a paper form.")
         else:
-            parts.append(f"{len(summary.needs_paper_form)} carers have no e-mail address and need paper forms.")
+            parts.append(f"{len(summary.needs_paper_form)} carers have no e-mail address that works and need paper forms.")
     return " ".join(parts)
 
 

@@ -16,6 +16,7 @@ from declarations import selectors
 from declarations.models import Declaration
 from evidence.dashboard import association_completion, school_completion
 from evidence.exports import DeclarationFilters, RegisterCsv
+from evidence.link_export import carers_to_reach
 from schools.models import Carer
 from sending.invitations import audience_carers, audience_paper_carers
 from sending.staff_notices import completion as weekly_completion
@@ -76,6 +77,12 @@ def signs_online_then_on_paper_after_a_minor_correction(school, code):
     return carer
 
 
+def address_bounced(school, code):
+    carer = parent(school)
+    Carer.objects.filter(pk=carer.pk).update(email_bounced=carer.email)  # as sending.bounces records it
+    return carer
+
+
 def declines(school, code):
     carer = parent(school)
     record_decline(carer, code.versions.order_by("number").last())
@@ -95,6 +102,7 @@ CASES = [
     ("declined", declines, True, selectors.Standing.DECLINED),
     ("not asked yet", lambda school, code: parent(school), True, selectors.Standing.NOT_SENT),
     ("no e-mail address", lambda school, code: parent(school, email=""), True, selectors.Standing.NO_EMAIL),
+    ("e-mail address bounced", address_bounced, True, selectors.Standing.BOUNCED),
     (
         "shares an e-mail address with another carer",
         lambda school, code: parent(school, email="family@example.org") and parent(school, email="family@example.org"),
@@ -159,10 +167,12 @@ def test_every_consumer_agrees_on_who_is_asked_and_where_they_stand(school_and_c
         (row,) = [row for row in association_completion(school.association).rows if row.school == school]
         assert row.figures == figures
 
-    # Sending to "everyone who has not signed" reaches exactly the outstanding carers with an
-    # address; the paper-form list holds the outstanding ones without.
+    # Sending to "everyone who has not signed" reaches exactly the outstanding carers an e-mail
+    # reaches; the send page's paper-form list holds the others (no address, or it bounced), the
+    # same carers as the paper forms page.
     invited = set(audience_carers(school=school, audience="all-unsigned", version=target.in_force).values_list("pk", flat=True))
     paper = set(audience_paper_carers(school=school, audience="all-unsigned", version=target.in_force).values_list("pk", flat=True))
     outstanding = {r.carer.pk for r in status.rows if r.state == "outstanding"}
-    assert invited == {pk for pk in outstanding if rows[pk].reason != selectors.Standing.NO_EMAIL}
-    assert paper == {pk for pk in outstanding if rows[pk].reason == selectors.Standing.NO_EMAIL}
+    assert invited == {pk for pk in outstanding if rows[pk].reason not in selectors.UNREACHED}
+    assert paper == {pk for pk in outstanding if rows[pk].reason in selectors.UNREACHED}
+    assert paper == {carer.pk for carer in carers_to_reach(school, target)}

@@ -73,5 +73,5 @@ def test_the_sending_summary_agrees_in_number():
 
     one = SimpleNamespace(to_send=3, already_invited=0, needs_paper_form=[object()])
     two = SimpleNamespace(to_send=1, already_invited=0, needs_paper_form=[object(), object()])
-    assert _sent_message(one) == "3 invitations queued to send. 1 carer has no e-mail address and needs a paper form."
-    assert _sent_message(two) == "1 invitation queued to send. 2 carers have no e-mail address and need paper forms."
+    assert _sent_message(one) == "3 invitations queued to send. 1 carer has no e-mail address that works and needs a paper form."
+    assert _sent_message(two) == "1 invitation queued to send. 2 carers have no e-mail address that works and need paper forms."

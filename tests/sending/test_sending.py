@@ -703,7 +703,7 @@ def test_the_command_queues_invitations_and_says_what_it_did(
     out = capsys.readouterr().out
     assert "2 invitations queued" in out
     assert "0 carers already invited" in out
-    assert "1 carer with no e-mail address needs a paper form" in out and "Nora Noemail" in out
+    assert "1 carer with no e-mail address that works needs a paper form" in out and "Nora Noemail" in out
     assert DBTaskResult.objects.filter(task_path="sending.outbox.send_batch").count() == 1
     assert mail.outbox == []
 
@@ -830,6 +830,21 @@ def test_office_staff_choose_confirm_and_send(as_office, school, version, everyo
     detail = page_text(as_office.get(response.url))
     assert "5 invitations queued to send." in detail
     assert "Waiting to send</th><td>5" in detail
+
+
+def test_a_carer_whose_e_mail_bounced_is_listed_for_a_paper_form_not_e_mailed(as_office, school, version, everyone):
+    ann = everyone["ann"]
+    Carer.objects.filter(pk=ann.pk).update(email_bounced=ann.email)  # as sending.bounces records it
+    send_url = reverse("sending:send", args=[school.slug])
+
+    confirm = page_text(as_office.post(send_url, {"audience": "all-unsigned"}))
+    assert "Will be e-mailed now</dt><dd class=\"col-sm-8\"><strong>4</strong>" in confirm
+    assert "No e-mail address that works</dt><dd class=\"col-sm-8\">2 (need a paper form)" in confirm
+    assert f"Ann Able (their e-mail to {ann.email} bounced)" in confirm and "<li>Nora Noemail</li>" in confirm
+
+    batch_url = as_office.post(send_url, {"audience": "all-unsigned", "confirmed": "yes"}).url
+    assert not OutboxMessage.objects.filter(carer=ann).exists()
+    assert "2 carers have no e-mail address that works and need paper forms." in page_text(as_office.get(batch_url))
 
 
 def test_choosing_a_year_group_without_saying_which_is_explained(as_office, school, version, everyone):

@@ -56,7 +56,7 @@ class Command(BaseCommand):
         self.stdout.write(f"  {_plural(summary.already_invited, 'carer')} already invited (not e-mailed again)")
         paper = len(summary.needs_paper_form)
         need = "needs" if paper == 1 else "need"
-        self.stdout.write(f"  {_plural(paper, 'carer')} with no e-mail address {need} a paper form")
+        self.stdout.write(f"  {_plural(paper, 'carer')} with no e-mail address that works {need} a paper form")
         for paper in summary.needs_paper_form:
             self.stdout.write(f"    - {paper.full_name} (id {paper.pk})")
         if not summary.to_send:
