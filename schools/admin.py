@@ -16,6 +16,19 @@ class OrganisationAdmin(admin.ModelAdmin):
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [StaffRoleInline]
+    # Joining or leaving an association is done on the association's Members page, which records
+    # it in both organisations' audit logs and invites the school's carers to sign the
+    # association's code; changed here it would do neither.
+    exclude = ["association"]
+    readonly_fields = ["membership"]
+
+    @admin.display(description="Association")
+    def membership(self, organisation):
+        name = organisation.association.name if organisation and organisation.association_id else "none"
+        return (
+            f"{name}. A school joins or leaves an association on the association's Members page in the "
+            "portal, which records it in both audit logs and invites the school's parents to sign."
+        )
 
 
 @admin.register(StaffRole)
