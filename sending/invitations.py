@@ -20,7 +20,13 @@ from django.utils import timezone
 
 from codes.models import CodeVersion
 from codes.services import code_for_school, version_in_force
-from declarations.selectors import OUTSTANDING, UNREACHED, SigningTarget, carers_asked_to_sign, with_standing
+from declarations.selectors import (
+    OUTSTANDING,
+    UNREACHED,
+    SigningTarget,
+    carers_asked_to_sign,
+    with_standing,
+)
 from schools import permissions, selectors
 from schools.audit import audit_record
 from schools.models import AuditEvent, Carer, Organisation, Pupil, PupilCarer
