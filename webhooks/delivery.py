@@ -25,11 +25,13 @@ from __future__ import annotations
 
 import base64
 import datetime
+import http.client
 import ipaddress
 import json
 import logging
 import secrets
 import socket
+import ssl
 import time
 import urllib.error
 import urllib.parse
@@ -98,32 +100,97 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
         return None  # a redirect is an answer, not a delivery: the endpoint's URL should be right
 
 
-_opener = urllib.request.build_opener(_NoRedirects)
+# In production an endpoint may not point into the portal's own network (the database, a cloud
+# metadata service). Checking the host's addresses and then letting urllib look the host up again
+# to connect would leave a gap: a name that answered with a public address for the check could
+# answer with a private one a moment later (DNS rebinding). So the connection itself looks the
+# host up once, checks every address, and connects to one of those very addresses; the TLS
+# handshake still checks the certificate against the host's name.
+
+
+class NotPublic(OSError):
+    """The endpoint's host resolves to an address that is not on the public internet."""
+
+    def __init__(self):
+        super().__init__("The address does not resolve to a public internet address.")
+
+
+def public_addresses(host: str, port: int | None = None) -> list[tuple]:
+    """getaddrinfo's answers for `host`, if every address among them is a public one; else []."""
+    try:
+        answers = socket.getaddrinfo(host, port)
+    except (OSError, UnicodeError):
+        return []
+    if answers and all(ipaddress.ip_address(answer[4][0].split("%")[0]).is_global for answer in answers):
+        return answers
+    return []
 
 
 def reaches_only_public_addresses(url: str) -> bool:
-    """Whether every address the URL's host resolves to is a public one: in production an
-    endpoint may not point into the portal's own network (the database, a metadata service)."""
-    host = urllib.parse.urlsplit(url).hostname or ""
-    try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
-    except (OSError, UnicodeError):
-        return False
-    return bool(addresses) and all(ipaddress.ip_address(a.split("%")[0]).is_global for a in addresses)
+    """Whether every address the URL's host resolves to now is a public one."""
+    return bool(public_addresses(urllib.parse.urlsplit(url).hostname or ""))
+
+
+class _PublicOnlyHTTPConnection(http.client.HTTPConnection):
+    def connect(self):
+        answers = public_addresses(self.host, self.port)
+        if not answers:
+            raise NotPublic()
+        error = None
+        for family, _, _, _, address in answers:
+            if family not in (socket.AF_INET, socket.AF_INET6):
+                continue
+            try:
+                self.sock = socket.create_connection(address[:2], self.timeout, self.source_address)
+            except OSError as failed:
+                error = failed
+                continue
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            return
+        raise error or NotPublic()
+
+
+class _PublicOnlyHTTPSConnection(http.client.HTTPSConnection, _PublicOnlyHTTPConnection):
+    """HTTPS over a connection made as above (HTTPSConnection.connect calls it, then wraps the
+    socket in TLS for the host's name)."""
+
+
+class _PublicOnlyHTTPHandler(urllib.request.HTTPHandler):
+    def http_open(self, request):
+        return self.do_open(_PublicOnlyHTTPConnection, request)
+
+
+class _PublicOnlyHTTPSHandler(urllib.request.HTTPSHandler):
+    def __init__(self):
+        self.tls = ssl.create_default_context()
+        super().__init__(context=self.tls)
+
+    def https_open(self, request):
+        return self.do_open(_PublicOnlyHTTPSConnection, request, context=self.tls)
+
+
+# Posted directly, never through a proxy named in the environment (which would do the lookup
+# itself, out of reach of the check). PORTAL_WEBHOOKS_ALLOW_HTTP (development) lets endpoints on
+# this machine or its network be reached.
+_public_only_opener = urllib.request.build_opener(
+    _NoRedirects, urllib.request.ProxyHandler({}), _PublicOnlyHTTPHandler, _PublicOnlyHTTPSHandler()
+)
+_any_address_opener = urllib.request.build_opener(_NoRedirects, urllib.request.ProxyHandler({}))
 
 
 def _post(url: str, body: bytes, headers: dict) -> tuple[int | None, str, str]:
     """(status code, the start of the body, error) of one POST."""
-    if not settings.PORTAL_WEBHOOKS_ALLOW_HTTP and not reaches_only_public_addresses(url):
-        return None, "", "The address does not resolve to a public internet address."
+    opener = _any_address_opener if settings.PORTAL_WEBHOOKS_ALLOW_HTTP else _public_only_opener
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     try:
-        with _opener.open(request, timeout=TIMEOUT_SECONDS) as response:
+        with opener.open(request, timeout=TIMEOUT_SECONDS) as response:
             return response.status, response.read(RESPONSE_KEPT).decode("utf-8", "replace"), ""
     except urllib.error.HTTPError as error:
         return error.code, error.read(RESPONSE_KEPT).decode("utf-8", "replace"), ""
     except (urllib.error.URLError, OSError, ValueError) as error:
         reason = getattr(error, "reason", error)
+        if isinstance(reason, NotPublic):
+            return None, "", str(reason)
         return None, "", f"{type(error).__name__}: {reason}"[:300]
 
 

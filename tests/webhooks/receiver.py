@@ -12,8 +12,9 @@ from standardwebhooks import Webhook
 
 
 class Receiver:
-    def __init__(self, secret: str = "", answers=(), kill=None):
+    def __init__(self, secret: str = "", answers=(), kill=None, tls=None):
         self.secret = secret
+        self.tls = tls  # an ssl.SSLContext to serve https with
         self.answers = list(answers)  # status codes to give, in turn; 200 once they run out
         self.received: list[dict] = []  # every request: id, headers, body, verified
         self.lock = threading.Lock()
@@ -21,7 +22,7 @@ class Receiver:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.server.server_address[1]}/hook"
 
     def ids(self) -> list[str]:
         with self.lock:
@@ -58,6 +59,8 @@ class Receiver:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if self.tls is not None:
+            self.server.socket = self.tls.wrap_socket(self.server.socket, server_side=True)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
         return self
