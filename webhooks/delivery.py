@@ -137,17 +137,15 @@ class _PublicOnlyHTTPConnection(http.client.HTTPConnection):
         if not answers:
             raise NotPublic()
         error = None
-        for family, _, _, _, address in answers:
-            if family not in (socket.AF_INET, socket.AF_INET6):
-                continue
+        for address in dict.fromkeys(answer[4][:2] for answer in answers):  # once each, whatever the socket types
             try:
-                self.sock = socket.create_connection(address[:2], self.timeout, self.source_address)
+                self.sock = socket.create_connection(address, self.timeout, self.source_address)
             except OSError as failed:
                 error = failed
                 continue
             self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             return
-        raise error or NotPublic()
+        raise error
 
 
 class _PublicOnlyHTTPSConnection(http.client.HTTPSConnection, _PublicOnlyHTTPConnection):

@@ -78,7 +78,9 @@ def resolver(answers):
 
     def getaddrinfo(host, port, family=0, type=0, proto=0, flags=0):
         address = answers.pop(0) if len(answers) > 1 else answers[0]
-        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port or 0))]
+        # As the system's getaddrinfo answers when no socket type is asked: one per type.
+        return [(socket.AF_INET, kind, proto, "", (address, port or 0))
+                for kind, proto in ((socket.SOCK_STREAM, 6), (socket.SOCK_DGRAM, 17), (socket.SOCK_RAW, 0))]
 
     return getaddrinfo
 
