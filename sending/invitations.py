@@ -27,7 +27,7 @@ from declarations.selectors import (
     carers_asked_to_sign,
     with_standing,
 )
-from schools import permissions, selectors
+from schools import permissions
 from schools.audit import audit_record
 from schools.models import AuditEvent, Carer, Organisation, Pupil, PupilCarer
 from sending.claims import reason_not_to_send, superseded, with_facts
@@ -132,15 +132,17 @@ def _starter(school, version) -> Q:
 
 def audience_carers(*, school, audience, version):
     """Carers in the audience an e-mail reaches who have neither signed nor declined `version`."""
-    carers = _in_audience(selectors.eligible_carers(school), school, audience_parse(audience), version)
-    return carers.exclude(standing__in=UNREACHED)
+    return _in_audience(carers_asked_to_sign(school), school, audience_parse(audience), version).exclude(
+        standing__in=UNREACHED
+    )
 
 
 def audience_paper_carers(*, school, audience, version):
     """Carers in the audience who have not signed or declined and whom no e-mail reaches (no
     address, or theirs bounced): they need a paper form, as the paper forms page lists them."""
-    carers = _in_audience(carers_asked_to_sign(school), school, audience_parse(audience), version)
-    return carers.filter(standing__in=UNREACHED)
+    return _in_audience(carers_asked_to_sign(school), school, audience_parse(audience), version).filter(
+        standing__in=UNREACHED
+    )
 
 
 def audience_choices(school) -> tuple[list[tuple[str, str]], list[str]]:
