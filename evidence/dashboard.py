@@ -149,8 +149,8 @@ def school_completion(
 def _groups(members: set[tuple[str, int]], standing_of: dict[int, str], label) -> list[Group]:
     """Each group's carers, (group, carer) pairs, counted by where they stand."""
     counts: dict[str, Counter] = defaultdict(Counter)
-    for (key, standing), n in Counter((key, standing_of[carer_id]) for key, carer_id in members).items():
-        counts[key][standing] = n
+    for key, carer_id in members:
+        counts[key][standing_of[carer_id]] += 1
     return [Group(key, label(key), Figures.from_standings(standings)) for key, standings in counts.items()]
 
 
